@@ -1,0 +1,339 @@
+"""The YAML config, validated into typed objects; errors name the key path.
+
+Sections: ``data``, ``inputs``, ``encoder``, ``sharing``, ``tasks``, ``training``,
+``export``. Adding a task is adding an entry under ``tasks:``. ``mtlflow schema``
+prints the JSON schema of :class:`Config` for editors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from mtlflow.config_base import StrictModel
+from mtlflow.errors import ConfigError
+from mtlflow.tasks import BinarySpec, MulticlassSpec, MultilabelSpec, RegressionSpec, TaggingSpec
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class DataConfig(StrictModel):
+    """Where the examples are and what to do with bad ones.
+
+    Paths are relative to the config file. Without ``validation``, a seeded
+    ``validation_split`` of the training file is held out.
+    """
+
+    format: Literal["csv", "tsv", "jsonl", "jointbert"] | None = None
+    train: str
+    validation: str | None = None
+    test: str | None = None
+    validation_split: float = Field(0.1, ge=0.0, lt=1.0)
+    on_bad_row: Literal["error", "skip"] = "error"
+    on_bad_label: Literal["error", "mask"] = "error"
+    bucket_boundaries: list[PositiveInt] | None = None
+
+
+class TextInput(StrictModel):
+    """A text column, tokenised inside the model (core TF string ops only).
+
+    ``whitespace`` splits on whitespace (space-separated languages); ``char`` makes
+    every non-space character a token (Chinese). Tokens past ``max_length`` are cut.
+    """
+
+    column: str = "text"
+    tokenizer: Literal["whitespace", "char"] = "whitespace"
+    lowercase: bool = False
+    max_length: PositiveInt = 128
+    min_count: PositiveInt = 1
+    max_vocab: PositiveInt | None = None
+
+
+class DenseInput(StrictModel):
+    """A precomputed vector per example (e.g. a 768-d sentence embedding)."""
+
+    column: str
+    dim: PositiveInt
+
+
+class InputsConfig(StrictModel):
+    """The model's raw inputs; at least one kind must be given."""
+
+    text: TextInput | None = None
+    dense: DenseInput | None = None
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _at_least_one(self):
+        if not (self.text or self.dense or self.numeric or self.categorical):
+            raise ValueError("no input given; set at least one of text, dense, numeric, categorical")
+        return self
+
+
+class EncoderConfig(StrictModel):
+    """How inputs become a shared representation.
+
+    Text: embedding → ``type`` (BiLSTM, BiGRU or Transformer) → token states plus a
+    pooled vector. Dense, numeric and categorical inputs go through the ``mlp``.
+    """
+
+    type: Literal["bilstm", "bigru", "transformer"] = "bilstm"
+    embedding_dim: PositiveInt = 64
+    units: PositiveInt = 64
+    layers: PositiveInt = 1
+    heads: PositiveInt = 4
+    ff_units: PositiveInt = 128
+    dropout: Rate = 0.1
+    pooling: Literal["mean", "max"] = "mean"
+    categorical_dim: PositiveInt = 16
+    mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
+
+
+class SharingConfig(StrictModel):
+    """How tasks share parameters: ``hard`` (one encoder, optional shared layers) or
+    ``none`` (a separate encoder per task: the single-task baseline)."""
+
+    type: Literal["hard", "none"] = "hard"
+    units: list[PositiveInt] = Field(default_factory=list)
+    dropout: Rate = 0.0
+
+
+TaskConfig = Annotated[
+    Union[MulticlassSpec, MultilabelSpec, BinarySpec, RegressionSpec, TaggingSpec],
+    Field(discriminator="type"),
+]
+
+
+class EarlyStopping(StrictModel):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; keep the best weights.
+
+    ``monitor`` is ``loss`` (weighted validation loss), ``joint.accuracy`` or
+    ``<task>.<metric>``.
+    """
+
+    monitor: str = "loss"
+    mode: Literal["min", "max", "auto"] = "auto"
+    patience: PositiveInt = 3
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class BalanceConfig(StrictModel):
+    """How task losses are combined: ``fixed`` uses each task's ``weight``."""
+
+    method: Literal["fixed"] = "fixed"
+
+
+class TrainingConfig(StrictModel):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    learning_rate: float = Field(1e-3, gt=0.0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0.0)
+    clip_norm: float | None = Field(5.0, gt=0.0)
+    seed: int = 42
+    steps_per_execution: PositiveInt = 1
+    early_stopping: EarlyStopping | None = Field(default_factory=EarlyStopping)
+    balance: BalanceConfig = Field(default_factory=BalanceConfig)
+    keep_checkpoints: PositiveInt = 2
+    shuffle_buffer: PositiveInt = 100_000
+
+
+class ExportConfig(StrictModel):
+    """Where ``mtlflow train`` exports (relative to the run dir; null to skip)."""
+
+    base_dir: str | None = "export"
+
+
+class Config(StrictModel):
+    """A complete mtlflow run."""
+
+    data: DataConfig
+    inputs: InputsConfig
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    sharing: SharingConfig = Field(default_factory=SharingConfig)
+    tasks: list[TaskConfig] = Field(min_length=1)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        seen: dict[str, int] = {}
+        for i, task in enumerate(self.tasks):
+            if task.name in seen:
+                raise _KeyError(f"tasks[{i}].name", f"duplicate task name {task.name!r} (also tasks[{seen[task.name]}])")
+            seen[task.name] = i
+            if task.type == "tagging" and self.inputs.text is None:
+                raise _KeyError(f"tasks[{i}].type", "a tagging task needs a text input; set inputs.text")
+        stop = self.training.early_stopping
+        if stop is not None and stop.monitor != "loss":
+            head, _, metric = stop.monitor.partition(".")
+            task = next((t for t in self.tasks if t.name == head), None)
+            allowed = ("accuracy",) if head == "joint" else (task.metric_names if task else ())
+            if metric not in allowed:
+                choices = ["loss", "joint.accuracy"] + [f"{t.name}.{m}" for t in self.tasks for m in t.metric_names]
+                raise _KeyError(
+                    "training.early_stopping.monitor",
+                    f"{stop.monitor!r} is not a metric of this config; allowed: {', '.join(choices)}",
+                )
+        return self
+
+    def task(self, name: str):
+        return next(t for t in self.tasks if t.name == name)
+
+
+class _KeyError(ValueError):
+    """A cross-field check that knows the exact key path it is about."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+def parse_config(raw: Any, source: str = "config") -> Config:
+    """Validates a parsed YAML/JSON object; raises :class:`ConfigError` naming the key path."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc, raw)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Reads and validates a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    return parse_config(raw, str(path))
+
+
+def resolve(config_dir: str | Path, path: str | None) -> Path | None:
+    """A data path from the config, relative to the config file's folder."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(config_dir) / p
+
+
+def config_schema() -> dict:
+    """JSON schema of the config (for editor completion and validation)."""
+    schema = Config.model_json_schema()
+    schema["title"] = "mtlflow config"
+    return schema
+
+
+# ---- error messages -----------------------------------------------------------------
+
+
+def _describe(exc: ValidationError, raw: dict) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    message = _message(first, raw)
+    more = len(errors) - 1
+    return message + (f" (and {more} more error{'s' if more > 1 else ''})" if more else "")
+
+
+def _message(error: dict, raw: dict) -> str:
+    loc = _clean_loc(error["loc"], raw)
+    path = _format_path(loc) or "<top level>"
+    kind = error["type"]
+    ctx_error = (error.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, _KeyError):
+        return str(ctx_error)
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1], raw)
+        return f"{path}: unknown key; allowed keys here: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "union_tag_invalid":
+        tags = error["ctx"]["expected_tags"]
+        return f"{path}.type: unknown task type {error['ctx']['tag']!r}; allowed: {tags.replace(chr(39), '')}"
+    if kind == "union_tag_not_found":
+        return f"{path}.type: required key is missing; allowed: multiclass, multilabel, binary, regression, tagging"
+    text = error["msg"]
+    if text.startswith("Value error, "):
+        text = text[len("Value error, ") :]
+    return f"{path}: {text} (got {_short(error.get('input'))})"
+
+
+def _clean_loc(loc: tuple, raw: dict) -> tuple:
+    """Drops pydantic's union-branch names from a location: (tasks, 2, tagging, x) → (tasks, 2, x)."""
+    out: list = []
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, str) and isinstance(node, dict) and part not in node and (
+            part in ("multiclass", "multilabel", "binary", "regression", "tagging") or "[" in part
+        ):
+            continue
+        out.append(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return tuple(out)
+
+
+def _format_path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _allowed_keys(loc: tuple, raw: dict) -> list[str]:
+    """Field names of the config section at ``loc`` (task sections by their ``type``)."""
+    model: Any = Config
+    node: Any = raw
+    for part in loc:
+        node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        model = _section_model(annotation, node)
+        if model is None:
+            return []
+    if model is Config.model_fields["tasks"].annotation or model is None:
+        return []
+    return list(model.model_fields)
+
+
+def _section_model(annotation: Any, node: Any):
+    from typing import get_args
+
+    candidates = [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, StrictModel)]
+    if len(candidates) > 1 and isinstance(node, dict):
+        for cls in candidates:
+            literal = cls.model_fields.get("type")
+            if literal is not None and node.get("type") in get_args(literal.annotation):
+                return cls
+    return candidates[0] if candidates else None
+
+
+def _flatten(annotation: Any) -> list:
+    from typing import get_args
+
+    args = get_args(annotation)
+    if not args:
+        return [annotation]
+    return [leaf for a in args for leaf in _flatten(a)]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,106 @@
+"""Render evaluation metrics as Markdown and write them to ``metrics.json`` / ``metrics.md``."""
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PER_TYPE_KEY = "per_type"
+
+
+def _cell(value: Any) -> str:
+    """Format one table cell: floats to 4 decimals, ints as is, NaN / None as ``n/a``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value).replace("|", "\\|")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, np.generic))
+
+
+def _table(header: list[str], rows: list[list[Any]], numeric_from: int) -> list[str]:
+    """Markdown table lines; columns from index ``numeric_from`` on are right-aligned."""
+    align = ["---" if i < numeric_from else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown report of ``{task: {metric: value}}``.
+
+    The main table has one row per (task, scalar metric), in insertion order;
+    nested values (e.g. a span task's ``per_type`` dict) are left out of it.
+    Each task with a ``per_type`` mapping gets a second table with one row per
+    chunk type and one column per per-type metric.  Floats are shown to 4
+    decimals and NaN as ``n/a``.
+    """
+    rows = []
+    for task, task_metrics in metrics.items():
+        if not isinstance(task_metrics, Mapping):
+            raise TypeError(f"metrics[{task!r}] must be a mapping of metric name to value")
+        rows += [[task, name, value] for name, value in task_metrics.items() if _is_scalar(value)]
+    lines = ["## Metrics", "", *_table(["task", "metric", "value"], rows, numeric_from=2)]
+
+    for task, task_metrics in metrics.items():
+        per_type = task_metrics.get(PER_TYPE_KEY)
+        if not isinstance(per_type, Mapping) or not per_type:
+            continue
+        columns = list(dict.fromkeys(name for values in per_type.values() for name in values))
+        type_rows = [[kind, *(values.get(c) for c in columns)] for kind, values in per_type.items()]
+        lines += ["", f"### {task}: per-type metrics", "", *_table(["type", *columns], type_rows, numeric_from=1)]
+    return "\n".join(lines) + "\n"
+
+
+def _json_safe(value: Any) -> Any:
+    """Copy ``value`` with NumPy scalars/arrays made plain and non-finite floats replaced by ``None``."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_metrics(metrics: Mapping[str, Any], directory: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``metrics.json`` (indent 2, UTF-8, NaN/inf as ``null``) and ``metrics.md`` into ``directory``.
+
+    Each file is written atomically; ``directory`` is created if missing.
+    Returns the two paths.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / "metrics.json", out / "metrics.md"
+    text = json.dumps(_json_safe(metrics), indent=2, ensure_ascii=False, allow_nan=False)
+    _write_atomic(json_path, text + "\n")
+    _write_atomic(md_path, metrics_markdown(metrics))
+    return json_path, md_path

@@ -1,0 +1,31 @@
+"""Label inventories: the ordered list of class names a task predicts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
+
+
+def build_inventory(values: Iterable[str], fixed: list[str] | None = None) -> list[str]:
+    """The sorted distinct labels seen in ``values``, or ``fixed`` when the config gives them.
+
+    Sorting (rather than order of appearance) keeps the inventory, and so the model's
+    output order, independent of how the training file is shuffled.
+    """
+    if fixed:
+        return list(fixed)
+    return sorted(Counter(v for v in values if v is not None))
+
+
+def lookup_or_raise(index: dict[str, int], value, task: str, location: str, inventory: list[str]) -> int:
+    """Index of ``value``; an unknown label raises a LabelError naming the task, place and fix."""
+    from mtlflow.tasks.base import LabelError
+
+    key = value if isinstance(value, str) else str(value)
+    if key not in index:
+        shown = ", ".join(inventory[:12]) + (", ..." if len(inventory) > 12 else "")
+        raise LabelError(
+            f"{location}: task {task!r}: unknown label {key!r} (known: {shown}); add it to the "
+            "training data or the task's `labels`, or set data.on_bad_label: mask to skip it"
+        )
+    return index[key]

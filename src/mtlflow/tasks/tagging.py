@@ -1,0 +1,176 @@
+"""Sequence labelling (slot filling, NER): one tag per token, decoded to spans."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import keras
+import numpy as np
+
+from mtlflow.evaluate import metrics as M
+from mtlflow.evaluate.spans import spans_from_tags
+from mtlflow.tasks.base import LabelError, Task, as_text
+from mtlflow.tasks.inventory import build_inventory, lookup_or_raise
+from mtlflow.tasks.spec import TaskSpec
+
+_SCHEME_PREFIXES = {"bio": {"B", "I"}, "bioes": {"B", "I", "E", "S"}}
+
+
+class TaggingSpec(TaskSpec):
+    """``type: tagging``: one tag per token of the text input, e.g. ``B-date I-date O``.
+
+    Attributes:
+      scheme: ``bio`` or ``bioes``; spans are decoded with the conlleval rules.
+      labels: fixed tag inventory (default: tags of the training split, plus ``O``).
+      separator: splits a text cell (CSV) into tags; JSONL gives a list.
+    """
+
+    metric_names: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "exact_match")
+    type: Literal["tagging"]
+    scheme: Literal["bio", "bioes"] = "bio"
+    labels: list[str] | None = None
+    separator: str | None = None
+
+
+class TaggingTask(Task):
+    """Per-token softmax over tags; loss: token cross-entropy, masked at padding.
+
+    Metrics are span-level precision / recall / F1 (CoNLL-2000 ``conlleval``; Tjong Kim
+    Sang & Buchholz, 2000) and the share of sentences whose spans are all right.
+    """
+
+    type_name = "tagging"
+    spec_class = TaggingSpec
+    level = "token"
+    label_dtype = "int32"
+
+    def __init__(self, spec: TaggingSpec):
+        super().__init__(spec)
+        self.labels: list[str] = list(spec.labels or [])
+
+    def split(self, value: Any, location: str) -> list[str] | None:
+        """The raw tag column as a list of tags (None when missing)."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value.split(self.spec.separator)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise LabelError(
+            f"{location}: task {self.name!r}: expected a list of tags or a string of tags, "
+            f"got {value!r}"
+        )
+
+    def _check_scheme(self, tag: str, location: str) -> None:
+        if tag == "O":
+            return
+        prefix, dash, kind = tag.partition("-")
+        if not dash or not kind or prefix not in {"B", "I", "E", "S"}:
+            raise LabelError(
+                f"{location}: task {self.name!r}: tag {tag!r} is not O or <prefix>-<type> "
+                f"with a prefix of {self.spec.scheme.upper()}"
+            )
+        if prefix not in _SCHEME_PREFIXES[self.spec.scheme]:
+            raise LabelError(
+                f"{location}: task {self.name!r}: tag {tag!r} uses prefix {prefix}- which the "
+                f"{self.spec.scheme} scheme lacks; set tasks.{self.name}.scheme: bioes"
+            )
+
+    def fit(self, values):
+        seen = ["O"]
+        for value in values:
+            try:
+                seen.extend(self.split(value, "") or [])
+            except LabelError:
+                continue  # encode() reports it with its location
+        self.labels = build_inventory(seen, self.spec.labels)
+        if "O" in self.labels:  # "O" first: the id of padding and of "no span"
+            self.labels.remove("O")
+        self.labels.insert(0, "O")
+
+    def state(self):
+        return {"labels": self.labels}
+
+    def load_state(self, state):
+        self.labels = list(state["labels"])
+
+    def encode(self, value: Any, location: str):
+        tags = self.split(value, location)
+        if tags is None:
+            return np.zeros(0, np.int32), 0.0
+        if not hasattr(self, "_index"):
+            self._index = {label: i for i, label in enumerate(self.labels)}
+        ids = np.empty(len(tags), np.int32)
+        for i, tag in enumerate(tags):
+            self._check_scheme(tag, location)
+            ids[i] = lookup_or_raise(self._index, tag, self.name, location, self.labels)
+        return ids, 1.0
+
+    def missing_label(self):
+        return np.zeros(0, np.int32)
+
+    def build_head(self, x):
+        x = self.tower(x)
+        return keras.layers.Dense(len(self.labels), activation="softmax", name=self.name)(x)
+
+    def per_example_loss(self, y_true, y_pred):
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+    def _tags(self, ids) -> list[str]:
+        return [self.labels[i] for i in ids]
+
+    def evaluate(self, y_true, y_pred):
+        """``y_true``: list of tag-id arrays; ``y_pred``: list of ``[len, tags]`` probabilities."""
+        true_tags = [self._tags(t) for t in y_true]
+        pred_tags = [self._tags(np.argmax(p, axis=-1)) for p in y_pred]
+        scores = M.span_prf(true_tags, pred_tags, scheme=self.spec.scheme)
+        return scores
+
+    def correct(self, y_true, y_pred):
+        scheme = self.spec.scheme
+        return np.array(
+            [
+                set(spans_from_tags(self._tags(t), scheme))
+                == set(spans_from_tags(self._tags(np.argmax(p, axis=-1)), scheme))
+                for t, p in zip(y_true, y_pred)
+            ],
+            dtype=bool,
+        )
+
+    def serving_outputs(self, y_pred, tokens=None):
+        import tensorflow as tf
+
+        from mtlflow.tasks.span_decoding import decode_spans
+
+        best = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+        best = tf.where(tokens.mask, best, 0)
+        spans = decode_spans(best, tokens.mask, tokens.tokens, self.labels, tokens.joiner)
+        return {
+            f"{self.name}_tags": tf.where(tokens.mask, tf.gather(tf.constant(self.labels), best), ""),
+            f"{self.name}_tag_scores": tf.where(tokens.mask, tf.reduce_max(y_pred, axis=-1), 0.0),
+            **{f"{self.name}_span_{k}": v for k, v in spans.items()},
+        }
+
+    def decode(self, outputs, index, tokens=None):
+        n = self.name
+        spans = []
+        for kind, text, start, end in zip(
+            outputs[f"{n}_span_types"][index],
+            outputs[f"{n}_span_texts"][index],
+            outputs[f"{n}_span_starts"][index],
+            outputs[f"{n}_span_ends"][index],
+        ):
+            if int(start) < 0:
+                continue
+            scores = outputs[f"{n}_tag_scores"][index][int(start) : int(end)]
+            spans.append(
+                {
+                    "type": as_text(kind),
+                    "text": as_text(text),
+                    "start": int(start),
+                    "end": int(end),
+                    "score": float(np.min(scores)),
+                }
+            )
+        tags = [as_text(t) for t in outputs[f"{n}_tags"][index] if as_text(t)]
+        return {"spans": spans, "tags": tags}
