@@ -112,8 +112,8 @@ TaskConfig = Annotated[
 class EarlyStopping(StrictModel):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; keep the best weights.
 
-    ``monitor`` is ``loss`` (weighted validation loss), ``joint.accuracy`` or
-    ``<task>.<metric>``.
+    ``monitor`` is ``loss`` (the weighted validation loss, also ``joint.loss``),
+    ``joint.accuracy``, or ``<task>.<metric>`` (e.g. ``slots.f1``, ``intent.loss``).
     """
 
     monitor: str = "loss"
@@ -173,9 +173,9 @@ class Config(StrictModel):
         if stop is not None and stop.monitor != "loss":
             head, _, metric = stop.monitor.partition(".")
             task = next((t for t in self.tasks if t.name == head), None)
-            allowed = ("accuracy",) if head == "joint" else (task.metric_names if task else ())
+            allowed = ("accuracy", "loss") if head == "joint" else ((*task.metric_names, "loss") if task else ())
             if metric not in allowed:
-                choices = ["loss", "joint.accuracy"] + [f"{t.name}.{m}" for t in self.tasks for m in t.metric_names]
+                choices = ["loss", "joint.accuracy"] + [f"{t.name}.{m}" for t in self.tasks for m in (*t.metric_names, "loss")]
                 raise _KeyError(
                     "training.early_stopping.monitor",
                     f"{stop.monitor!r} is not a metric of this config; allowed: {', '.join(choices)}",

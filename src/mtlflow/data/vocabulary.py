@@ -1,0 +1,82 @@
+"""Vocabularies and statistics learned from the training split, saved with the run."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PAD, OOV = "", "[UNK]"
+
+
+@dataclass
+class Vocabularies:
+    """What the preprocessing inside the model needs.
+
+    Attributes:
+      tokens: text vocabulary; id 0 is padding, id 1 out-of-vocabulary.
+      categorical: per categorical column, its values; id 0 is missing, id 1 unseen.
+      numeric_mean, numeric_std: per numeric column, for ``(x - mean) / std``.
+    """
+
+    tokens: list[str] = field(default_factory=list)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+    numeric_mean: dict[str, float] = field(default_factory=dict)
+    numeric_std: dict[str, float] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocabularies":
+        return cls(**json.loads(Path(path).read_text("utf-8")))
+
+
+def token_vocabulary(token_lists, min_count: int = 1, max_size: int | None = None) -> list[str]:
+    """``[PAD, OOV]`` then tokens by descending count (ties alphabetically)."""
+    counts = Counter(t for tokens in token_lists for t in tokens)
+    ranked = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+    if max_size is not None:
+        ranked = ranked[: max(0, max_size - 2)]
+    return [PAD, OOV] + ranked
+
+
+def categorical_vocabulary(values) -> list[str]:
+    """``[missing, unseen]`` then the sorted distinct values."""
+    return [PAD, OOV] + sorted({v for v in values if v})
+
+
+def numeric_statistics(column: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation (1 when constant) of a numeric column."""
+    mean = float(np.mean(column)) if len(column) else 0.0
+    std = float(np.std(column)) if len(column) else 1.0
+    return mean, std or 1.0
+
+
+def fit_vocabularies(features: dict[str, np.ndarray], inputs) -> Vocabularies:
+    """Vocabularies and statistics of the training split's raw inputs.
+
+    Text is tokenised with the TF tokenizer, the one the model runs, so every token
+    the vocabulary holds is a token the model will see.
+    """
+    vocab = Vocabularies()
+    if inputs.text:
+        import tensorflow as tf
+
+        from mtlflow.data.tokenize import tf_tokenize
+
+        texts = features[inputs.text.column]
+        token_lists = []
+        for start in range(0, len(texts), 8192):
+            batch = tf.constant(texts[start : start + 8192].tolist())
+            tokens = tf_tokenize(batch, inputs.text.tokenizer, inputs.text.lowercase)
+            token_lists.extend([t.decode("utf-8") for t in row] for row in tokens.to_list())
+        vocab.tokens = token_vocabulary(token_lists, inputs.text.min_count, inputs.text.max_vocab)
+    for column in inputs.categorical:
+        vocab.categorical[column] = categorical_vocabulary(features[column])
+    for column in inputs.numeric:
+        vocab.numeric_mean[column], vocab.numeric_std[column] = numeric_statistics(features[column])
+    return vocab

@@ -1,0 +1,50 @@
+"""Raw inputs → every task's decoded outputs in one forward pass, as one ``tf.Module``.
+
+The same module serves ``mtlflow predict`` in-process and is what the SavedModel exports
+as its ``serving_default`` signature, so both give the same answers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from mtlflow.model.preprocessor import Preprocessor
+
+
+class InferenceModule(tf.Module):
+    """``serve(**raw_columns) -> {<task>_<output>: tensor}`` (see each task's ``serving_outputs``).
+
+    Outputs per task type: multiclass ``_probabilities``, ``_label``, ``_score``;
+    multilabel ``_probabilities``, ``_labels``; binary ``_probability``, ``_label``;
+    regression ``_value``; tagging ``_tags``, ``_tag_scores``, ``_span_types``,
+    ``_span_texts``, ``_span_starts``, ``_span_ends``.
+    """
+
+    def __init__(self, preprocessor: Preprocessor, model, tasks: dict):
+        super().__init__(name="mtlflow")
+        self.preprocessor = preprocessor
+        self.model = model
+        self._task_objects = tuple(tasks.values())  # plain Python, not tracked
+        self.signature = preprocessor.raw_signature
+        self.serve = tf.function(self._serve, input_signature=[self.signature])
+
+    def _serve(self, raw):
+        predictions = self.model(self.preprocessor(raw), training=False)
+        text = self.preprocessor.inputs.text
+        view = self.preprocessor.token_view(raw[text.column]) if text else None
+        outputs = {}
+        for task in self._task_objects:
+            outputs.update(task.serving_outputs(predictions[task.name], view))
+        return outputs
+
+    def predict(self, columns: dict[str, list]) -> list[dict]:
+        """Decoded predictions for a batch of raw columns, one dict per example."""
+        raw = {
+            name: tf.constant(np.asarray(columns[name], dtype=np.float32) if spec.dtype == tf.float32 else columns[name],
+                              dtype=spec.dtype)
+            for name, spec in self.signature.items()
+        }
+        outputs = {k: v.numpy() for k, v in self.serve(raw).items()}
+        n = len(next(iter(columns.values())))
+        return [{task.name: task.decode(outputs, i) for task in self._task_objects} for i in range(n)]

@@ -1,0 +1,115 @@
+"""Encoders: raw-input ids and vectors → token states and a pooled vector."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def masked_pool(states, mask, how: str = "mean"):
+    """Pools ``[batch, time, dim]`` over real tokens: ``Σ_t m_t h_t / Σ_t m_t`` or a masked max."""
+    m = ops.cast(mask, states.dtype)[..., None]
+    if how == "mean":
+        return ops.sum(states * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+    very_negative = ops.cast(-1e9, states.dtype)
+    pooled = ops.max(ops.where(m > 0, states, very_negative), axis=1)
+    return ops.where(pooled <= very_negative, ops.zeros_like(pooled), pooled)
+
+
+@keras.saving.register_keras_serializable(package="mtlflow")
+class TransformerBlock(keras.layers.Layer):
+    """Post-norm Transformer encoder block (Vaswani et al., NeurIPS 2017) with a padding mask."""
+
+    def __init__(self, dim: int, heads: int, ff_units: int, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        if dim % heads:
+            raise ValueError(f"Transformer width {dim} must be divisible by heads={heads}")
+        self.dim, self.heads, self.ff_units, self.dropout_rate = dim, heads, ff_units, dropout
+        self.attention = keras.layers.MultiHeadAttention(heads, dim // heads, dropout=dropout)
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6)
+        self.ff1 = keras.layers.Dense(ff_units, activation="gelu")
+        self.ff2 = keras.layers.Dense(dim)
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def call(self, x, mask, training=None):
+        pair_mask = ops.logical_and(mask[:, None, :], mask[:, :, None])
+        attended = self.attention(x, x, attention_mask=pair_mask, training=training)
+        x = self.norm1(x + self.dropout(attended, training=training))
+        return self.norm2(x + self.dropout(self.ff2(self.ff1(x)), training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads,
+                "ff_units": self.ff_units, "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="mtlflow")
+class TextEncoder(keras.layers.Layer):
+    """Token ids ``[batch, time]`` (0 = padding) → ``(states [batch, time, d], pooled [batch, d])``.
+
+    ``kind``: ``bilstm`` / ``bigru`` (bidirectional RNN, ``d = 2·units``) or
+    ``transformer`` (learned positions, ``d = embedding_dim``).
+    """
+
+    def __init__(self, vocab_size: int, kind: str = "bilstm", embedding_dim: int = 64, units: int = 64,
+                 layers: int = 1, heads: int = 4, ff_units: int = 128, dropout: float = 0.1,
+                 pooling: str = "mean", max_length: int = 128, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = dict(vocab_size=vocab_size, kind=kind, embedding_dim=embedding_dim, units=units,
+                             layers=layers, heads=heads, ff_units=ff_units, dropout=dropout,
+                             pooling=pooling, max_length=max_length)
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        self.dropout = keras.layers.Dropout(dropout)
+        if kind in ("bilstm", "bigru"):
+            cell = keras.layers.LSTM if kind == "bilstm" else keras.layers.GRU
+            self.blocks = [keras.layers.Bidirectional(cell(units, return_sequences=True), name=f"{kind}_{i}")
+                           for i in range(layers)]
+        elif kind == "transformer":
+            self.positions = keras.layers.Embedding(max_length, embedding_dim, name="positions")
+            self.blocks = [TransformerBlock(embedding_dim, heads, ff_units, dropout, name=f"transformer_{i}")
+                           for i in range(layers)]
+        else:
+            raise ValueError(f"unknown text encoder {kind!r}; allowed: bilstm, bigru, transformer")
+
+    def call(self, token_ids, training=None):
+        mask = ops.not_equal(token_ids, 0)
+        x = self.embedding(token_ids)
+        if self.settings["kind"] == "transformer":
+            x = x + self.positions(ops.arange(ops.shape(token_ids)[1]))[None]
+        x = self.dropout(x, training=training)
+        for block in self.blocks:
+            x = block(x, mask=mask, training=training)
+        if self.settings["kind"] != "transformer":
+            x = self.dropout(x, training=training)
+        return x, masked_pool(x, mask, self.settings["pooling"])
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}
+
+
+@keras.saving.register_keras_serializable(package="mtlflow")
+class FeatureEncoder(keras.layers.Layer):
+    """Dense vector, standardised numbers and categorical ids → one vector through an MLP."""
+
+    def __init__(self, categorical_sizes: list[int] | None = None, categorical_dim: int = 16,
+                 mlp: list[int] | None = None, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = dict(categorical_sizes=list(categorical_sizes or []), categorical_dim=categorical_dim,
+                             mlp=list(mlp or []), dropout=dropout)
+        self.embeddings = [keras.layers.Embedding(n, categorical_dim, name=f"categorical_{i}")
+                           for i, n in enumerate(self.settings["categorical_sizes"])]
+        self.dense_layers = [keras.layers.Dense(u, activation="relu", name=f"mlp_{i}")
+                             for i, u in enumerate(self.settings["mlp"])]
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def call(self, inputs: dict, training=None):
+        parts = [inputs[k] for k in ("dense", "numeric") if k in inputs]
+        if "categorical" in inputs:
+            parts += [emb(inputs["categorical"][:, i]) for i, emb in enumerate(self.embeddings)]
+        x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+        for layer in self.dense_layers:
+            x = self.dropout(layer(x), training=training)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}

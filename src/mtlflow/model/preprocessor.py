@@ -1,0 +1,101 @@
+"""Raw inputs → model inputs, in the TF graph (tokenize, look up, normalise).
+
+The same module prepares the training data and runs inside the exported SavedModel, so
+training and serving share one transformation. It uses core TF ops only
+(``tf.strings``, ``tf.lookup``), which stock TF Serving has.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from mtlflow.config import InputsConfig
+from mtlflow.data.tokenize import JOINERS, tf_tokenize
+from mtlflow.data.vocabulary import Vocabularies
+from mtlflow.tasks import TokenView
+
+
+def _table(keys: list[str], oov_id: int) -> tf.lookup.StaticHashTable:
+    """``key → index in keys`` (index 0, the padding/missing key, maps to 0)."""
+    initializer = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(keys, tf.string), tf.range(len(keys), dtype=tf.int64)
+    )
+    return tf.lookup.StaticHashTable(initializer, default_value=oov_id)
+
+
+class Preprocessor(tf.Module):
+    """Maps a dict of raw columns (``[batch]`` each; dense ``[batch, dim]``) to model inputs.
+
+    Model inputs: ``token_ids`` ``[batch, time]`` int32 (0 = padding),
+    ``dense`` ``[batch, dim]``, ``numeric`` ``[batch, n]`` standardised, and
+    ``categorical`` ``[batch, k]`` int32 ids.
+    """
+
+    def __init__(self, inputs: InputsConfig, vocab: Vocabularies):
+        super().__init__(name="preprocessor")
+        self.inputs = inputs
+        self.vocab = vocab
+        if inputs.text:
+            self.token_table = _table(vocab.tokens, oov_id=1)
+        self.categorical_tables = {
+            c: _table(vocab.categorical[c], oov_id=1) for c in inputs.categorical
+        }
+        if inputs.numeric:
+            self.numeric_mean = tf.constant([vocab.numeric_mean[c] for c in inputs.numeric], tf.float32)
+            self.numeric_std = tf.constant([vocab.numeric_std[c] for c in inputs.numeric], tf.float32)
+
+    @property
+    def raw_signature(self) -> dict[str, tf.TensorSpec]:
+        """The exported model's inputs: one tensor per raw column."""
+        spec: dict[str, tf.TensorSpec] = {}
+        if self.inputs.text:
+            spec[self.inputs.text.column] = tf.TensorSpec([None], tf.string, self.inputs.text.column)
+        if self.inputs.dense:
+            d = self.inputs.dense
+            spec[d.column] = tf.TensorSpec([None, d.dim], tf.float32, d.column)
+        for c in self.inputs.numeric:
+            spec[c] = tf.TensorSpec([None], tf.float32, c)
+        for c in self.inputs.categorical:
+            spec[c] = tf.TensorSpec([None], tf.string, c)
+        return spec
+
+    def tokens(self, texts) -> tf.RaggedTensor:
+        """``[batch]`` strings → ``[batch, None]`` tokens, cut at ``max_length``."""
+        text = self.inputs.text
+        return tf_tokenize(texts, text.tokenizer, text.lowercase)[:, : text.max_length]
+
+    def token_view(self, texts) -> TokenView:
+        tokens = self.tokens(texts)
+        return TokenView(
+            tokens=tokens.to_tensor(""),
+            mask=tf.sequence_mask(tokens.row_lengths()),
+            joiner=JOINERS[self.inputs.text.tokenizer],
+        )
+
+    def __call__(self, raw: dict, ragged: bool = False) -> dict:
+        """Model inputs for a batch of raw columns (``ragged=True`` keeps token ids ragged)."""
+        out = {}
+        if self.inputs.text:
+            tokens = self.tokens(raw[self.inputs.text.column])
+            ids = tf.ragged.map_flat_values(self.token_table.lookup, tokens)
+            ids = tf.cast(ids, tf.int32)
+            out["token_ids"] = ids if ragged else ids.to_tensor(0)
+        if self.inputs.dense:
+            out["dense"] = tf.cast(raw[self.inputs.dense.column], tf.float32)
+        if self.inputs.numeric:
+            values = tf.stack([tf.cast(raw[c], tf.float32) for c in self.inputs.numeric], axis=1)
+            out["numeric"] = (values - self.numeric_mean) / self.numeric_std
+        if self.inputs.categorical:
+            ids = [self.categorical_tables[c].lookup(raw[c]) for c in self.inputs.categorical]
+            out["categorical"] = tf.cast(tf.stack(ids, axis=1), tf.int32)
+        return out
+
+    def transform(self, features: dict[str, np.ndarray], chunk: int = 8192) -> dict:
+        """Model inputs for a whole split (token ids stay ragged), computed in chunks."""
+        n = len(next(iter(features.values())))
+        parts = []
+        for start in range(0, n, chunk):
+            raw = {k: tf.constant(v[start : start + chunk].tolist() if v.dtype == object else v[start : start + chunk]) for k, v in features.items()}
+            parts.append(self(raw, ragged=True))
+        return {k: tf.concat([p[k] for p in parts], axis=0) for k in parts[0]}

@@ -1,0 +1,211 @@
+"""A run directory: train from a config, reload, evaluate, predict and export.
+
+Layout of ``RUN_DIR``::
+
+    config.yaml          the validated config, data paths made absolute
+    state.json           label inventories and statistics of every task
+    vocab.json           text vocabulary, categorical values, numeric statistics
+    data_report.json     rows read, skipped rows and masked labels per split
+    history.json         per-epoch losses and validation metrics
+    metrics.json/.md     per-task and joint metrics on the test split
+    checkpoints/last/    for --resume;  checkpoints/best/  the weights kept
+    tensorboard/         scalars per task
+    export/<version>/    the SavedModel (TF Serving layout)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from mtlflow.config import Config, load_config, parse_config, resolve
+from mtlflow.data.dataset import SplitData
+from mtlflow.data.encode import EncodedSplit, encode_table, fit_tasks
+from mtlflow.data.readers import read_table
+from mtlflow.data.vocabulary import Vocabularies, fit_vocabularies
+from mtlflow.errors import MtlflowError
+from mtlflow.evaluate.report import write_metrics
+from mtlflow.tasks import Task, create_task
+
+
+@dataclass
+class Run:
+    """A trained (or reloaded) model with everything needed to use it."""
+
+    directory: Path
+    config: Config
+    tasks: dict[str, Task]
+    vocab: Vocabularies
+    model: object
+    preprocessor: object
+
+    def inference(self):
+        from mtlflow.export.inference import InferenceModule
+
+        return InferenceModule(self.preprocessor, self.model, self.tasks)
+
+    def split_data(self, split: EncodedSplit) -> SplitData:
+        return SplitData(split, self.preprocessor, self.tasks)
+
+
+def absolute_config(config: Config, config_dir: Path) -> Config:
+    """A copy whose data paths are absolute (so the run dir works from anywhere)."""
+    data = config.data.model_copy(update={
+        key: str(resolve(config_dir, getattr(config.data, key)).resolve())
+        for key in ("train", "validation", "test") if getattr(config.data, key) is not None
+    })
+    return config.model_copy(update={"data": data})
+
+
+def read_split(config: Config, path: str, tasks: dict[str, Task], name: str) -> EncodedSplit:
+    table = read_table(path, config.data.format, on_bad_row=config.data.on_bad_row)
+    return encode_table(table, config, tasks, name)
+
+
+def _holdout(split: EncodedSplit, fraction: float, seed: int) -> tuple[EncodedSplit, EncodedSplit]:
+    """Splits off a seeded ``fraction`` of ``split`` as validation data."""
+    order = np.random.default_rng(seed).permutation(len(split))
+    cut = max(1, int(round(len(split) * fraction)))
+    pick = lambda idx, name: EncodedSplit(  # noqa: E731
+        name=name,
+        features={k: v[idx] for k, v in split.features.items()},
+        labels={k: ([v[i] for i in idx] if isinstance(v, list) else v[idx]) for k, v in split.labels.items()},
+        masks={k: v[idx] for k, v in split.masks.items()},
+        locations=[split.locations[i] for i in idx],
+        issues=split.issues,
+    )
+    return pick(np.sort(order[cut:]), "train"), pick(np.sort(order[:cut]), "validation")
+
+
+def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
+          verbose: bool = True, export: bool = True) -> tuple[Run, dict]:
+    """Trains the config's model into a run directory; returns the run and test metrics."""
+    import tensorflow as tf
+
+    from mtlflow.model.build import build_model
+    from mtlflow.model.preprocessor import Preprocessor
+    from mtlflow.train.trainer import Trainer
+
+    config_path = Path(config_path)
+    config = absolute_config(load_config(config_path), config_path.parent)
+    run_dir = Path(out) if out else Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        raise MtlflowError(f"{run_dir}: run directory is not empty; pass --resume to continue it or pick another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    tasks = {spec.name: create_task(spec) for spec in config.tasks}
+    log = print if verbose else (lambda *a, **k: None)
+    train_table = read_table(config.data.train, config.data.format, on_bad_row=config.data.on_bad_row)
+    fit_tasks(train_table, config, tasks)
+    if resume and (run_dir / "state.json").exists():  # keep the inventories the checkpoint was trained with
+        _load_task_state(tasks, run_dir)
+    train_split = encode_table(train_table, config, tasks, "train")
+    if config.data.validation:
+        validation_split = read_split(config, config.data.validation, tasks, "validation")
+    elif config.data.validation_split > 0:
+        train_split, validation_split = _holdout(train_split, config.data.validation_split, config.training.seed)
+    else:
+        validation_split = None
+    test_split = read_split(config, config.data.test, tasks, "test") if config.data.test else None
+
+    vocab = Vocabularies.load(run_dir / "vocab.json") if resume and (run_dir / "vocab.json").exists() \
+        else fit_vocabularies(train_split.features, config.inputs)
+    _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split])
+    log(f"mtlflow: {len(train_split)} training examples, "
+        f"{len(validation_split) if validation_split else 0} validation, {len(test_split) if test_split else 0} test; "
+        f"tasks: {', '.join(f'{n} ({t.type_name})' for n, t in tasks.items())}")
+
+    preprocessor = Preprocessor(config.inputs, vocab)
+    model = build_model(config, vocab, tasks)
+    run = Run(run_dir, config, tasks, vocab, model, preprocessor)
+    trainer = Trainer(model, tasks, config.training, run_dir)
+    history = trainer.fit(
+        run.split_data(train_split),
+        run.split_data(validation_split) if validation_split else None,
+        resume=resume, verbose=verbose, bucket_boundaries=config.data.bucket_boundaries,
+    )
+    (run_dir / "history.json").write_text(json.dumps(asdict(history), indent=1, default=float), "utf-8")
+
+    final_split = test_split or validation_split
+    metrics = {}
+    if final_split is not None:
+        metrics = trainer.evaluator.evaluate(run.split_data(final_split).batches(config.training.batch_size))
+        write_metrics(metrics, run_dir)
+    if export and config.export.base_dir:
+        export_run(run, run_dir / config.export.base_dir, metrics=metrics)
+    return run, metrics
+
+
+def _save_run_files(run_dir: Path, config: Config, tasks, vocab: Vocabularies, splits) -> None:
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=False), allow_unicode=True, sort_keys=False),
+        "utf-8",
+    )
+    (run_dir / "state.json").write_text(
+        json.dumps({n: t.state() for n, t in tasks.items()}, ensure_ascii=False, indent=1), "utf-8")
+    vocab.save(run_dir / "vocab.json")
+    report = {s.name: s.issues for s in splits if s is not None}
+    (run_dir / "data_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+
+
+def _load_task_state(tasks: dict[str, Task], run_dir: Path) -> None:
+    state = json.loads((run_dir / "state.json").read_text("utf-8"))
+    for name, task in tasks.items():
+        task.load_state(state[name])
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Rebuilds a trained run's model from its directory (best checkpoint)."""
+    import tensorflow as tf
+
+    from mtlflow.model.build import build_model
+    from mtlflow.model.preprocessor import Preprocessor
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise MtlflowError(f"{run_dir}: not a run directory (no config.yaml); train one with `mtlflow train CONFIG --out {run_dir}`")
+    config = parse_config(yaml.safe_load((run_dir / "config.yaml").read_text("utf-8")), str(run_dir / "config.yaml"))
+    tasks = {spec.name: create_task(spec) for spec in config.tasks}
+    _load_task_state(tasks, run_dir)
+    vocab = Vocabularies.load(run_dir / "vocab.json")
+    model = build_model(config, vocab, tasks)
+    best = tf.train.latest_checkpoint(str(run_dir / "checkpoints" / "best"))
+    if best is None:
+        raise MtlflowError(f"{run_dir}: no checkpoint in checkpoints/best; the run has not finished an epoch")
+    tf.train.Checkpoint(model=model).restore(best).expect_partial()
+    return Run(run_dir, config, tasks, vocab, model, Preprocessor(config.inputs, vocab))
+
+
+def evaluate_run(run: Run, data: str | None = None) -> dict:
+    """Metrics of ``run`` on ``data`` (default: the config's test split, else validation)."""
+    from mtlflow.evaluate.evaluator import Evaluator
+
+    path = data or run.config.data.test or run.config.data.validation
+    if path is None:
+        raise MtlflowError("no evaluation data: pass --data FILE (the config has no test or validation split)")
+    split = read_split(run.config, path, run.tasks, "evaluation")
+    weights = {n: t.spec.weight for n, t in run.tasks.items()}
+    metrics = Evaluator(run.model, run.tasks, weights).evaluate(
+        run.split_data(split).batches(run.config.training.batch_size))
+    return metrics
+
+
+def export_run(run: Run, base: str | Path, version: int | None = None, metrics: dict | None = None) -> Path:
+    """Exports ``run`` as ``base/<version>/`` with a model card."""
+    from mtlflow.export.saved_model import export_saved_model
+
+    if metrics is None and (run.directory / "metrics.json").exists():
+        metrics = json.loads((run.directory / "metrics.json").read_text("utf-8"))
+    card = {
+        "format": "mtlflow-model-card/1",
+        "inputs": {k: {"dtype": v.dtype.name, "shape": v.shape.as_list()} for k, v in run.preprocessor.raw_signature.items()},
+        "tasks": {n: {"type": t.type_name, **t.state()} for n, t in run.tasks.items()},
+        "metrics": metrics or {},
+        "config": run.config.model_dump(mode="json"),
+    }
+    return export_saved_model(run.inference(), base, version, card)
