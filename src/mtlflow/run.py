@@ -94,8 +94,8 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     config_path = Path(config_path)
     config = absolute_config(load_config(config_path), config_path.parent)
     run_dir = Path(out) if out else Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
-        raise MtlflowError(f"{run_dir}: run directory is not empty; pass --resume to continue it or pick another --out")
+    if (run_dir / "checkpoints").exists() and not resume:
+        raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
 
     tasks = {spec.name: create_task(spec) for spec in config.tasks}

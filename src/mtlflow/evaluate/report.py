@@ -62,7 +62,7 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Copy ``value`` with NumPy scalars/arrays made plain and non-finite floats replaced by ``None``."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
@@ -71,9 +71,9 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -100,7 +100,7 @@ def write_metrics(metrics: Mapping[str, Any], directory: str | os.PathLike) -> t
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "metrics.json", out / "metrics.md"
-    text = json.dumps(_json_safe(metrics), indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(json_safe(metrics), indent=2, ensure_ascii=False, allow_nan=False)
     _write_atomic(json_path, text + "\n")
     _write_atomic(md_path, metrics_markdown(metrics))
     return json_path, md_path

@@ -26,8 +26,12 @@ class InferenceModule(tf.Module):
         self.preprocessor = preprocessor
         self.model = model
         self._task_objects = tuple(tasks.values())  # plain Python, not tracked
-        self.signature = preprocessor.raw_signature
-        self.serve = tf.function(self._serve, input_signature=[self.signature])
+        self.serve = tf.function(self._serve, input_signature=[preprocessor.raw_signature])
+
+    @property
+    def signature(self) -> dict[str, tf.TensorSpec]:
+        """Raw input columns (a fresh dict: tf.Module would wrap a stored one)."""
+        return self.preprocessor.raw_signature
 
     def _serve(self, raw):
         predictions = self.model(self.preprocessor(raw), training=False)

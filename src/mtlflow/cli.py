@@ -1,0 +1,255 @@
+"""``mtlflow`` command line: a thin layer over :mod:`mtlflow.run`.
+
+Errors a user can cause print one line, ``mtlflow: <kind>: <message>``, and exit 2
+(config/data/usage) or 1 (training failed); no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from mtlflow.errors import MtlflowError
+
+TEMPLATES = {"customer_service": "customer_service.yaml", "demo": "customer_service.yaml"}
+DEMO_TEXT = "我想取消昨天下的订单"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtlflow", description="Config-driven multi-task learning on TensorFlow.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="generate the customer-service corpus, train, evaluate, export, predict")
+    p.add_argument("--out", help="run directory (default: runs/demo-<time>)")
+    p.add_argument("--examples", type=int, default=6000, help="corpus size (default 6000)")
+    p.add_argument("--epochs", type=int, help="override training.epochs")
+
+    p = sub.add_parser("train", help="train a model from a YAML config")
+    p.add_argument("config")
+    p.add_argument("--out", help="run directory (default: runs/<config>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("evaluate", help="metrics of a trained run")
+    p.add_argument("run_dir")
+    p.add_argument("--data", help="data file/dir to evaluate on (default: the config's test split)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("predict", help="predict every task for texts or a JSONL file")
+    p.add_argument("run_dir")
+    p.add_argument("text", nargs="*", help="texts to predict (for models with a text input)")
+    p.add_argument("--input", help="JSONL file: one object of raw input columns per line")
+    p.add_argument("--json", action="store_true", help="print one JSON object per example")
+
+    p = sub.add_parser("export", help="export a run as a SavedModel into EXPORT_BASE/<version>/")
+    p.add_argument("run_dir")
+    p.add_argument("export_base")
+    p.add_argument("--version", type=int, help="version number (default: next free)")
+
+    sub.add_parser("schema", help="print the JSON schema of the config")
+
+    p = sub.add_parser("init", help="write a ready example config (and its data) into DIR")
+    p.add_argument("template", help=f"one of: {', '.join(TEMPLATES)}")
+    p.add_argument("directory")
+    return parser
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its C++ start-up chatter (CUDA probing, CPU flags) hidden.
+
+    Those lines are printed before TF_CPP_MIN_LOG_LEVEL is read, so stderr is pointed
+    at /dev/null for the import alone; a Python error during it still shows.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _import_tensorflow_quietly()
+    try:
+        return COMMANDS[args.command](args) or 0
+    except MtlflowError as exc:
+        print(f"mtlflow: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mtlflow: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+
+def cmd_schema(args) -> int:
+    from mtlflow.config import config_schema
+
+    print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_init(args) -> int:
+    template = TEMPLATES.get(args.template)
+    if template is None:
+        raise MtlflowError(f"unknown template {args.template!r}; available: {', '.join(TEMPLATES)}")
+    directory = Path(args.directory)
+    config_path = directory / "config.yaml"
+    if config_path.exists():
+        raise MtlflowError(f"{config_path} already exists; pick an empty directory")
+    write_template(template, directory)
+    print(f"wrote {config_path} and its data; train it with: mtlflow train {config_path}")
+    return 0
+
+
+def write_template(template: str, directory: Path, examples: int = 6000, seed: int = 0) -> Path:
+    from importlib.resources import files
+
+    from mtlflow.data.customer_service import write_corpus
+
+    directory.mkdir(parents=True, exist_ok=True)
+    write_corpus(directory, n=examples, seed=seed)
+    config_path = directory / "config.yaml"
+    config_path.write_text(files("mtlflow.templates").joinpath(template).read_text("utf-8"), "utf-8")
+    return config_path
+
+
+def cmd_train(args) -> int:
+    from mtlflow.run import train
+
+    run, metrics = train(args.config, args.out, resume=args.resume, verbose=not args.quiet)
+    _print_metrics(metrics)
+    print(f"run directory: {run.directory}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from mtlflow.run import train
+
+    began = time.perf_counter()
+    out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (out / "checkpoints").exists():
+        raise MtlflowError(f"{out}: already holds a trained run; pick another --out")
+    print(f"mtlflow demo: generating {args.examples} customer-service utterances in {out / 'data'}")
+    config_path = write_template("customer_service.yaml", out / "data", examples=args.examples)
+    if args.epochs:
+        import yaml
+
+        raw = yaml.safe_load(config_path.read_text("utf-8"))
+        raw["training"]["epochs"] = args.epochs
+        config_path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
+    run, metrics = train(config_path, out)
+    _print_metrics(metrics)
+    export = sorted((out / "export").iterdir())[-1]
+    print(f"exported SavedModel: {export}")
+    from mtlflow.run import load_run
+
+    reloaded = load_run(out)
+    _print_predictions(reloaded.inference(), [{reloaded.config.inputs.text.column: DEMO_TEXT}], as_json=False)
+    print(f"\ndone in {time.perf_counter() - began:.0f}s; run directory: {out}")
+    print(f"next: mtlflow predict {out} \"帮我查一下快递到哪了\"   |   mtlflow evaluate {out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from mtlflow.run import evaluate_run, load_run
+
+    metrics = evaluate_run(load_run(args.run_dir), args.data)
+    if args.json:
+        from mtlflow.evaluate.report import json_safe
+
+        print(json.dumps(json_safe(metrics), ensure_ascii=False, indent=1))
+    else:
+        _print_metrics(metrics)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from mtlflow.run import load_run
+
+    run = load_run(args.run_dir)
+    if args.input:
+        records = _read_jsonl(Path(args.input))
+    elif args.text:
+        if run.config.inputs.text is None:
+            raise MtlflowError("this model has no text input; pass --input FILE.jsonl with its input columns")
+        records = [{run.config.inputs.text.column: t} for t in args.text]
+    else:
+        raise MtlflowError("nothing to predict: give texts or --input FILE.jsonl")
+    _print_predictions(run.inference(), records, as_json=args.json)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from mtlflow.run import export_run, load_run
+
+    path = export_run(load_run(args.run_dir), args.export_base, args.version)
+    print(f"exported SavedModel: {path}")
+    return 0
+
+
+COMMANDS = {
+    "demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+    "export": cmd_export, "schema": cmd_schema, "init": cmd_init,
+}
+
+
+# ---- output -----------------------------------------------------------------------------
+
+
+def _print_metrics(metrics: dict) -> None:
+    from mtlflow.evaluate.report import metrics_markdown
+
+    if metrics:
+        print(metrics_markdown({k: v for k, v in metrics.items() if isinstance(v, dict)}))
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    from mtlflow.data.readers import read_table
+
+    return read_table(path, "jsonl").rows
+
+
+def _print_predictions(module, records: list[dict], as_json: bool) -> None:
+    signature = module.signature
+    missing = [c for c in signature if any(c not in r for r in records)]
+    if missing:
+        raise MtlflowError(f"input records lack column {missing[0]!r}; the model takes {', '.join(signature)}")
+    columns = {c: [r[c] for r in records] for c in signature}
+    predictions = module.predict(columns)
+    text_column = next((c for c, s in signature.items() if s.dtype.name == "string" and s.shape.rank == 1), None)
+    for record, prediction in zip(records, predictions):
+        if as_json:
+            print(json.dumps({"input": record, "prediction": prediction}, ensure_ascii=False))
+            continue
+        print(f"\n{record.get(text_column, '') if text_column else json.dumps(record, ensure_ascii=False)}")
+        for task, value in prediction.items():
+            print(f"  {task:<12} {_summary(value)}")
+
+
+def _summary(value: dict) -> str:
+    if "spans" in value:
+        spans = "  ".join(f"{s['type']}={s['text']} ({s['score']:.2f})" for s in value["spans"])
+        return spans or "(no spans)"
+    if "label" in value and "score" in value:
+        return f"{value['label']} ({value['score']:.2f})"
+    if "probability" in value:
+        return f"{value['label']} (p={value['probability']:.2f})"
+    if "labels" in value:
+        return ", ".join(f"{l} ({value['probabilities'][l]:.2f})" for l in value["labels"]) or "(none)"
+    return f"{value['value']:.4f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
