@@ -165,6 +165,7 @@ def load_run(run_dir: str | Path) -> Run:
 
     from mtlflow.model.build import build_model
     from mtlflow.model.preprocessor import Preprocessor
+    from mtlflow.train.checkpoint import model_checkpoint, restore
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -177,7 +178,7 @@ def load_run(run_dir: str | Path) -> Run:
     best = tf.train.latest_checkpoint(str(run_dir / "checkpoints" / "best"))
     if best is None:
         raise MtlflowError(f"{run_dir}: no checkpoint in checkpoints/best; the run has not finished an epoch")
-    tf.train.Checkpoint(model=model).restore(best).expect_partial()
+    restore(model_checkpoint(model), best)
     return Run(run_dir, config, tasks, vocab, model, Preprocessor(config.inputs, vocab))
 
 

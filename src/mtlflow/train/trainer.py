@@ -20,6 +20,7 @@ import tensorflow as tf
 from mtlflow.config import TrainingConfig
 from mtlflow.errors import TrainingError
 from mtlflow.evaluate.evaluator import Evaluator
+from mtlflow.train.checkpoint import model_checkpoint, restore
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
 from mtlflow.train.losses import task_losses, weighted_total
 from mtlflow.train.optimizers import make_optimizer
@@ -58,15 +59,13 @@ class Trainer:
         self.best = tf.Variable(math.nan, dtype=tf.float64, trainable=False, name="best")
         self.wait = tf.Variable(0, dtype=tf.int64, trainable=False, name="wait")
         self.train_function = tf.function(self._train_execution)
-        self._checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=self.optimizer, epoch=self.epoch, best=self.best, wait=self.wait
-        )
+        self._checkpoint = model_checkpoint(model, self.optimizer, epoch=self.epoch, best=self.best, wait=self.wait)
         self._managers = None
         if self.run_dir is not None:
             root = self.run_dir / "checkpoints"
             self._managers = (
                 tf.train.CheckpointManager(self._checkpoint, root / "last", training.keep_checkpoints),
-                tf.train.CheckpointManager(tf.train.Checkpoint(model=model), root / "best", 1),
+                tf.train.CheckpointManager(model_checkpoint(model), root / "best", 1),
             )
 
     # ---- the compiled step -----------------------------------------------------------
@@ -99,13 +98,13 @@ class Trainer:
         """Restores the latest checkpoint of ``run_dir``; returns the epoch to resume at."""
         if self._managers is None or self._managers[0].latest_checkpoint is None:
             return 0
-        self._checkpoint.restore(self._managers[0].latest_checkpoint).assert_existing_objects_matched()
+        restore(self._checkpoint, self._managers[0].latest_checkpoint)
         return int(self.epoch.numpy())
 
     def restore_best(self) -> bool:
         if self._managers is None or self._managers[1].latest_checkpoint is None:
             return False
-        tf.train.Checkpoint(model=self.model).restore(self._managers[1].latest_checkpoint).expect_partial()
+        restore(model_checkpoint(self.model), self._managers[1].latest_checkpoint)
         return True
 
     # ---- the epoch loop --------------------------------------------------------------
