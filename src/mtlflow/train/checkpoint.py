@@ -19,7 +19,7 @@ import re
 
 import tensorflow as tf
 
-_COUNTER = re.compile(r"_\d+(?=/|$)")
+_COUNTER = re.compile(r"_\d+(?=[/_]|$)")
 
 
 def variables_by_path(variables) -> dict[str, tf.Variable]:
