@@ -1,0 +1,58 @@
+"""Non-finite losses stop training with the task's name; the model also trains with Keras fit."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import synthetic_rows, write_jsonl, write_synthetic_project
+from mtlflow.errors import TrainingError
+from mtlflow.run import train
+
+
+def test_non_finite_loss_names_the_task_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = write_synthetic_project(tmp_path / "p", n_train=120, epochs=2)
+    train(config.parent / "config.yaml", tmp_path / "run", verbose=False, export=False)
+    # same run, one more epoch, on data whose regression target overflows float32
+    rows = synthetic_rows(120, seed=1)
+    for row in rows:
+        row["score"] = 3e38
+    write_jsonl(rows, config.parent / "train.jsonl")
+    text = config.read_text().replace("epochs: 2", "epochs: 3")
+    config.write_text(text, "utf-8")
+    with pytest.raises(TrainingError) as error:
+        train(config, tmp_path / "run", resume=True, verbose=False, export=False)
+    assert "task 'score'" in str(error.value) and "epoch 3" in str(error.value)
+    last = sorted(p.name for p in (tmp_path / "run" / "checkpoints" / "last").glob("ckpt-*.index"))
+    assert last[-1] == "ckpt-2.index"
+
+
+def test_the_model_also_trains_with_keras_fit(tmp_path):
+    from mtlflow.config import load_config
+    from mtlflow.data.dataset import SplitData
+    from mtlflow.data.encode import encode_table, fit_tasks
+    from mtlflow.data.readers import read_table
+    from mtlflow.data.vocabulary import fit_vocabularies
+    from mtlflow.model.build import build_model
+    from mtlflow.model.preprocessor import Preprocessor
+    from mtlflow.run import absolute_config
+    from mtlflow.tasks import create_task
+
+    path = write_synthetic_project(tmp_path / "p", n_train=300)
+    config = absolute_config(load_config(path), path.parent)
+    tasks = {s.name: create_task(s) for s in config.tasks}
+    table = read_table(config.data.train)
+    fit_tasks(table, config, tasks)
+    split = encode_table(table, config, tasks, "train")
+    vocab = fit_vocabularies(split.features, config.inputs)
+    model = build_model(config, vocab, tasks)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss={n: t.keras_loss() for n, t in tasks.items()},
+        loss_weights={n: t.spec.weight for n, t in tasks.items()},
+    )
+    data = SplitData(split, Preprocessor(config.inputs, vocab), tasks)
+    history = model.fit(data.batches(32, shuffle_seed=0), epochs=8, verbose=0)
+    losses = history.history["topic_loss"]
+    assert losses[-1] < 0.3 * losses[0]
