@@ -112,9 +112,10 @@ class Trainer:
             bucket_boundaries: list[int] | None = None) -> History:
         """Trains for ``training.epochs`` epochs with early stopping on ``validation``.
 
-        ``train`` and ``validation`` are :class:`~mtlflow.data.dataset.SplitData`. Epoch
+        ``train`` and ``validation`` are :class:`~mtlflow.data.dataset.SplitData` (epoch
         ``e`` shuffles with seed ``training.seed + e``, so resuming gives the batches an
-        uninterrupted run would have seen.
+        uninterrupted run would have seen) or ``tf.data.Dataset`` of batched
+        ``(inputs, labels, masks)``, iterated as given once per epoch.
         """
         cfg = self.config
         history = History()
@@ -123,15 +124,15 @@ class Trainer:
         stop = cfg.early_stopping if validation is not None else None
         mode = monitor_mode(stop.monitor, stop.mode) if stop else None
         writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard")) if self.run_dir else None
-        steps_per_epoch = None if bucket_boundaries else math.ceil(train.size / cfg.batch_size)
+        steps_per_epoch = _steps_per_epoch(train, cfg.batch_size, bucket_boundaries)
         for epoch in range(start, cfg.epochs):
             began = time.perf_counter()
-            batches = train.batches(cfg.batch_size, shuffle_seed=cfg.seed + epoch, bucket_boundaries=bucket_boundaries)
+            batches = _epoch_batches(train, cfg.batch_size, cfg.seed + epoch, bucket_boundaries)
             losses = self._run_epoch(iter(batches), epoch, steps_per_epoch, verbose)
             record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - began, 3),
                       "train_loss": losses}
             if validation is not None:
-                record["validation"] = self.evaluator.evaluate(validation.batches(cfg.batch_size))
+                record["validation"] = self.evaluator.evaluate(_epoch_batches(validation, cfg.batch_size))
             self.epoch.assign(epoch + 1)
             better = False
             if stop:
@@ -203,6 +204,19 @@ def _log_epoch(writer, record: dict, weights: dict) -> None:
                 if isinstance(value, (int, float)) and metric != "count":
                     tf.summary.scalar(f"{name}/validation_{metric}", value, step=step)
     writer.flush()
+
+
+def _epoch_batches(data, batch_size: int, seed: int | None = None, buckets=None) -> tf.data.Dataset:
+    if isinstance(data, tf.data.Dataset):
+        return data
+    return data.batches(batch_size, shuffle_seed=seed, bucket_boundaries=buckets)
+
+
+def _steps_per_epoch(data, batch_size: int, buckets) -> int | None:
+    if isinstance(data, tf.data.Dataset):
+        steps = int(data.cardinality())
+        return steps if steps > 0 else None
+    return None if buckets else math.ceil(data.size / batch_size)
 
 
 _HEADLINES = ("accuracy", "f1", "auc", "micro_f1", "rmse")
