@@ -17,7 +17,7 @@ from mtlflow.config_base import StrictModel
 from mtlflow.errors import ConfigError
 from mtlflow.tasks import BinarySpec, MulticlassSpec, MultilabelSpec, RegressionSpec, TaggingSpec
 
-PositiveInt = Annotated[int, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
@@ -80,6 +80,8 @@ class EncoderConfig(StrictModel):
 
     Text: embedding → ``type`` (BiLSTM, BiGRU or Transformer) → token states plus a
     pooled vector. Dense, numeric and categorical inputs go through the ``mlp``.
+    ``token_dropout`` replaces tokens by the unknown-token id with that probability
+    while training, so unseen words are labelled from their context.
     """
 
     type: Literal["bilstm", "bigru", "transformer"] = "bilstm"
@@ -89,6 +91,7 @@ class EncoderConfig(StrictModel):
     heads: PositiveInt = 4
     ff_units: PositiveInt = 128
     dropout: Rate = 0.1
+    token_dropout: Rate = 0.0
     pooling: Literal["mean", "max"] = "mean"
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
@@ -167,6 +170,8 @@ class Config(StrictModel):
             if task.name in seen:
                 raise _KeyError(f"tasks[{i}].name", f"duplicate task name {task.name!r} (also tasks[{seen[task.name]}])")
             seen[task.name] = i
+            if task.name == "joint":
+                raise _KeyError(f"tasks[{i}].name", "'joint' is reserved for the joint metrics; pick another name")
             if task.type == "tagging" and self.inputs.text is None:
                 raise _KeyError(f"tasks[{i}].type", "a tagging task needs a text input; set inputs.text")
         stop = self.training.early_stopping
@@ -175,7 +180,7 @@ class Config(StrictModel):
             task = next((t for t in self.tasks if t.name == head), None)
             allowed = ("accuracy", "loss") if head == "joint" else ((*task.metric_names, "loss") if task else ())
             if metric not in allowed:
-                choices = ["loss", "joint.accuracy"] + [f"{t.name}.{m}" for t in self.tasks for m in (*t.metric_names, "loss")]
+                choices = ["loss", "joint.accuracy", "joint.loss"] + [f"{t.name}.{m}" for t in self.tasks for m in (*t.metric_names, "loss")]
                 raise _KeyError(
                     "training.early_stopping.monitor",
                     f"{stop.monitor!r} is not a metric of this config; allowed: {', '.join(choices)}",
@@ -213,6 +218,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: no such config file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a directory, no permission, ...: one line, not a traceback
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -272,13 +279,19 @@ def _message(error: dict, raw: dict) -> str:
     return f"{path}: {text} (got {_short(error.get('input'))})"
 
 
+_UNION_BRANCHES = ("multiclass", "multilabel", "binary", "regression", "tagging", "float", "int", "str", "bool")
+
+
 def _clean_loc(loc: tuple, raw: dict) -> tuple:
     """Drops pydantic's union-branch names from a location: (tasks, 2, tagging, x) → (tasks, 2, x)."""
     out: list = []
     node: Any = raw
     for part in loc:
-        if isinstance(part, str) and isinstance(node, dict) and part not in node and (
-            part in ("multiclass", "multilabel", "binary", "regression", "tagging") or "[" in part
+        if isinstance(part, str) and (
+            # a non-mapping has no keys, so a name under it is a union branch ("float")
+            not isinstance(node, dict)
+            or part not in node
+            and (part in _UNION_BRANCHES or "[" in part or part.startswith("constrained-"))
         ):
             continue
         out.append(part)
@@ -300,9 +313,13 @@ def _allowed_keys(loc: tuple, raw: dict) -> list[str]:
     """Field names of the config section at ``loc`` (task sections by their ``type``)."""
     model: Any = Config
     node: Any = raw
+    annotation: Any = None
     for part in loc:
         node = node[part] if isinstance(node, (dict, list)) else None
-        if isinstance(part, int):
+        if isinstance(part, int):  # a list entry: pick its model by the entry's own ``type``
+            model = _section_model(annotation, node)
+            if model is None:
+                return []
             continue
         annotation = model.model_fields[part].annotation
         model = _section_model(annotation, node)

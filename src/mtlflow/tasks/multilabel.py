@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import keras
 import numpy as np
@@ -13,7 +13,7 @@ from mtlflow.tasks.base import LabelError, Task, as_text
 from mtlflow.tasks.inventory import build_inventory, lookup_or_raise
 from mtlflow.tasks.spec import TaskSpec
 
-Probability = float
+Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 class MultilabelSpec(TaskSpec):
