@@ -56,3 +56,18 @@ def test_the_model_also_trains_with_keras_fit(tmp_path):
     history = model.fit(data.batches(32, shuffle_seed=0), epochs=8, verbose=0)
     losses = history.history["topic_loss"]
     assert losses[-1] < 0.3 * losses[0]
+
+
+def test_the_step_is_traced_once_despite_varying_lengths(tmp_path):
+    """Bucketed batches of different lengths reuse one compiled training function."""
+    from mtlflow.config import load_config
+    from mtlflow.run import absolute_config
+
+    path = write_synthetic_project(tmp_path / "p", n_train=200, epochs=2)
+    text = path.read_text().replace("test: test.jsonl", "test: test.jsonl\n  bucket_boundaries: [6, 9, 12]")
+    path.write_text(text, "utf-8")
+    run, _ = train(path, tmp_path / "run", verbose=False, export=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["epochs"]) == 2
+    assert absolute_config(load_config(path), path.parent).data.bucket_boundaries == [6, 9, 12]
+    assert run.trainer.train_function.experimental_get_tracing_count() == 1

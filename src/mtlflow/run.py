@@ -43,6 +43,7 @@ class Run:
     vocab: Vocabularies
     model: object
     preprocessor: object
+    trainer: object = None  # the Trainer, for a run trained in this process
 
     def inference(self):
         from mtlflow.export.inference import InferenceModule
@@ -124,6 +125,7 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     model = build_model(config, vocab, tasks)
     run = Run(run_dir, config, tasks, vocab, model, preprocessor)
     trainer = Trainer(model, tasks, config.training, run_dir)
+    run.trainer = trainer
     history = trainer.fit(
         run.split_data(train_split),
         run.split_data(validation_split) if validation_split else None,

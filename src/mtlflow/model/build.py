@@ -32,7 +32,8 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str):
         tokens, pooled = TextEncoder(
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,
-            pooling=enc.pooling, max_length=config.inputs.text.max_length, name=f"{prefix}_text_encoder",
+            pooling=enc.pooling, max_length=config.inputs.text.max_length, token_dropout=enc.token_dropout,
+            seed=config.training.seed, name=f"{prefix}_text_encoder",
         )(inputs["token_ids"])
         parts.append(pooled)
     features = {k: inputs[k] for k in ("dense", "numeric", "categorical") if k in inputs}

@@ -49,15 +49,21 @@ class TextEncoder(keras.layers.Layer):
 
     ``kind``: ``bilstm`` / ``bigru`` (bidirectional RNN, ``d = 2·units``) or
     ``transformer`` (learned positions, ``d = embedding_dim``).
+
+    ``token_dropout`` replaces each real token by the out-of-vocabulary id (1) with that
+    probability during training, so the model learns to label an unseen token from its
+    context (the singleton-to-UNK trick of Lample et al., NAACL 2016).
     """
 
     def __init__(self, vocab_size: int, kind: str = "bilstm", embedding_dim: int = 64, units: int = 64,
                  layers: int = 1, heads: int = 4, ff_units: int = 128, dropout: float = 0.1,
-                 pooling: str = "mean", max_length: int = 128, **kwargs):
+                 pooling: str = "mean", max_length: int = 128, token_dropout: float = 0.0,
+                 seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(vocab_size=vocab_size, kind=kind, embedding_dim=embedding_dim, units=units,
                              layers=layers, heads=heads, ff_units=ff_units, dropout=dropout,
-                             pooling=pooling, max_length=max_length)
+                             pooling=pooling, max_length=max_length, token_dropout=token_dropout, seed=seed)
+        self.token_seed = keras.random.SeedGenerator(seed) if token_dropout else None
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.dropout = keras.layers.Dropout(dropout)
         if kind in ("bilstm", "bigru"):
@@ -73,6 +79,9 @@ class TextEncoder(keras.layers.Layer):
 
     def call(self, token_ids, training=None):
         mask = ops.not_equal(token_ids, 0)
+        if training and self.token_seed is not None:
+            drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
+            token_ids = ops.where(ops.logical_and(drop, token_ids > 1), ops.ones_like(token_ids), token_ids)
         x = self.embedding(token_ids)
         if self.settings["kind"] == "transformer":
             x = x + self.positions(ops.arange(ops.shape(token_ids)[1]))[None]
