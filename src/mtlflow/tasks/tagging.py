@@ -12,6 +12,7 @@ from mtlflow.evaluate.spans import spans_from_tags
 from mtlflow.tasks.base import LabelError, Task, as_text
 from mtlflow.tasks.inventory import build_inventory, lookup_or_raise
 from mtlflow.tasks.spec import TaskSpec
+from mtlflow.tasks.viterbi import bio_constraints, viterbi_numpy, viterbi_tf
 
 _SCHEME_PREFIXES = {"bio": {"B", "I"}, "bioes": {"B", "I", "E", "S"}}
 
@@ -23,6 +24,9 @@ class TaggingSpec(TaskSpec):
       scheme: ``bio`` or ``bioes``; spans are decoded with the conlleval rules.
       labels: fixed tag inventory (default: tags of the training split, plus ``O``).
       separator: splits a text cell (CSV) into tags; JSONL gives a list.
+      constrained: decode the most probable *valid* tag sequence (Viterbi over the
+        token log-probabilities, forbidding e.g. ``I-date`` after ``O``) instead of
+        the per-token argmax, which can split or orphan a span.
     """
 
     metric_names: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "exact_match")
@@ -30,6 +34,7 @@ class TaggingSpec(TaskSpec):
     scheme: Literal["bio", "bioes"] = "bio"
     labels: list[str] | None = None
     separator: str | None = None
+    constrained: bool = True
 
 
 class TaggingTask(Task):
@@ -119,19 +124,29 @@ class TaggingTask(Task):
     def _tags(self, ids) -> list[str]:
         return [self.labels[i] for i in ids]
 
+    def _constraints(self):
+        if not hasattr(self, "_constraint_tables"):
+            self._constraint_tables = bio_constraints(self.labels, self.spec.scheme)
+        return self._constraint_tables
+
+    def best_tags(self, probabilities: np.ndarray) -> list[str]:
+        """One sequence's decoded tags (``[len, tags]`` probabilities, no padding)."""
+        if not self.spec.constrained:
+            return self._tags(np.argmax(probabilities, axis=-1))
+        scores = np.log(np.maximum(probabilities, 1e-12))
+        return self._tags(viterbi_numpy(scores, *self._constraints()))
+
     def evaluate(self, y_true, y_pred):
         """``y_true``: list of tag-id arrays; ``y_pred``: list of ``[len, tags]`` probabilities."""
         true_tags = [self._tags(t) for t in y_true]
-        pred_tags = [self._tags(np.argmax(p, axis=-1)) for p in y_pred]
-        scores = M.span_prf(true_tags, pred_tags, scheme=self.spec.scheme)
-        return scores
+        pred_tags = [self.best_tags(p) for p in y_pred]
+        return M.span_prf(true_tags, pred_tags, scheme=self.spec.scheme)
 
     def correct(self, y_true, y_pred):
         scheme = self.spec.scheme
         return np.array(
             [
-                set(spans_from_tags(self._tags(t), scheme))
-                == set(spans_from_tags(self._tags(np.argmax(p, axis=-1)), scheme))
+                set(spans_from_tags(self._tags(t), scheme)) == set(spans_from_tags(self.best_tags(p), scheme))
                 for t, p in zip(y_true, y_pred)
             ],
             dtype=bool,
@@ -142,12 +157,17 @@ class TaggingTask(Task):
 
         from mtlflow.tasks.span_decoding import decode_spans
 
-        best = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+        if self.spec.constrained:
+            scores = tf.math.log(tf.maximum(y_pred, 1e-12))
+            best = viterbi_tf(scores, tokens.mask, *self._constraints())
+        else:
+            best = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
         best = tf.where(tokens.mask, best, 0)
         spans = decode_spans(best, tokens.mask, tokens.tokens, self.labels, tokens.joiner)
+        chosen = tf.gather(y_pred, best, batch_dims=2)
         return {
             f"{self.name}_tags": tf.where(tokens.mask, tf.gather(tf.constant(self.labels), best), ""),
-            f"{self.name}_tag_scores": tf.where(tokens.mask, tf.reduce_max(y_pred, axis=-1), 0.0),
+            f"{self.name}_tag_scores": tf.where(tokens.mask, chosen, 0.0),
             **{f"{self.name}_span_{k}": v for k, v in spans.items()},
         }
 
