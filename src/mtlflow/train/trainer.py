@@ -82,6 +82,13 @@ class Trainer:
 
     def _train_execution(self, iterator):
         """Up to ``steps_per_execution`` steps; returns summed task losses and the step count."""
+        if self.config.steps_per_execution == 1:
+            # One step needs no in-graph loop: a one-iteration tf.range loop around the step
+            # made each step ~5% slower (BENCHMARKS.md, "Train step").
+            batch = iterator.get_next_as_optional()
+            if batch.has_value():
+                return self.train_step(*batch.get_value()), tf.constant(1)
+            return {name: tf.constant(0.0) for name in self.tasks}, tf.constant(0)
         sums = {name: tf.constant(0.0) for name in self.tasks}
         steps = tf.constant(0)
         for _ in tf.range(self.config.steps_per_execution):

@@ -1,0 +1,642 @@
+"""Training throughput: the mtlflow loop vs plain Keras ``model.fit`` on the same model.
+
+Usage::
+
+    python benchmarks/train_step.py            # full run (~1-2 min), writes the results
+    python benchmarks/train_step.py --quick    # < 30 s smoke test, writes nothing by default
+
+The model is the seed's: a 768-d dense input, a shared 128 → 64 MLP and two softmax
+heads (intent: 10 classes, sentiment: 3 classes, ~30% of sentiment labels masked),
+batch 256, Adam(1e-3, global_clipnorm=5.0). The data are synthetic, in memory
+(``.cache()``, ``prefetch``), with labels from a random linear map so there is a signal to
+learn.
+
+Contenders (each a freshly built model with the same seed, hence the same initial weights):
+
+* ``mtlflow``: ``Trainer._run_epoch``, the loop ``Trainer.fit`` runs each epoch
+  (``train_function`` until it reports 0 steps), at ``steps_per_execution`` 1 and N;
+* ``fit``: ``model.compile(...)`` + ``model.fit(dataset, epochs=1)`` at the same two
+  ``steps_per_execution``;
+* diagnostics (``--no-diagnostics`` skips them): ``mtlflow_rangeloop``, the trainer's
+  previous ``_train_execution`` (a one-iteration in-graph ``tf.range`` loop at one step per
+  execution); ``naive``, a Python ``for batch in dataset`` loop calling a ``tf.function`` of
+  ``Trainer.train_step``; ``mtlflow_xla``, the mtlflow loop with the step compiled by XLA
+  (``jit_compile=True``); and the median cost of an empty ``tf.function`` call and of one
+  that only pulls a batch.
+
+Every contender is warmed up by one epoch (tracing/compilation; its time is recorded),
+then timed for ``--reps`` whole epochs; the contenders are interleaved and their order
+is reversed every other repetition, so slow phases of a noisy machine hit all of them alike.
+examples/s = examples / wall-clock seconds of an epoch. Ratios are of medians and, more
+robust to drift, the median of the per-repetition ratios (neighbours in time); the
+examples per CPU-second of the process are reported too, as they are less exposed to
+other processes on a shared machine.
+
+Each model's masked loss on a held-out set is measured before and after training, to
+check that every contender actually learns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+from mtlflow.config import parse_config  # noqa: E402
+from mtlflow.data.vocabulary import Vocabularies  # noqa: E402
+from mtlflow.model.build import build_model  # noqa: E402
+from mtlflow.tasks import create_task  # noqa: E402
+from mtlflow.train.losses import task_losses  # noqa: E402
+from mtlflow.train.trainer import Trainer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "train_step.json"
+MARKDOWN = ROOT / "BENCHMARKS.md"
+COMMAND = "python benchmarks/train_step.py"
+SECTION = "## Train step"
+
+INTENTS = [f"intent_{i}" for i in range(10)]
+SENTIMENTS = ["negative", "neutral", "positive"]
+DIM = 768
+
+
+def make_config(steps_per_execution: int, batch_size: int, seed: int):
+    return parse_config({
+        "data": {"train": "unused"},
+        "inputs": {"dense": {"column": "vec", "dim": DIM}},
+        "encoder": {"mlp": [128, 64], "dropout": 0.0},
+        "tasks": [{"name": "intent", "type": "multiclass"}, {"name": "sentiment", "type": "multiclass"}],
+        "training": {"batch_size": batch_size, "epochs": 1, "early_stopping": None, "seed": seed,
+                     "steps_per_execution": steps_per_execution},
+    })
+
+
+def make_model(steps_per_execution: int, batch_size: int, seed: int):
+    config = make_config(steps_per_execution, batch_size, seed)
+    tasks = {spec.name: create_task(spec) for spec in config.tasks}
+    tasks["intent"].labels = list(INTENTS)
+    tasks["sentiment"].labels = list(SENTIMENTS)
+    return config, tasks, build_model(config, Vocabularies(), tasks)
+
+
+def synthetic(n: int, rng: np.random.Generator, teacher: dict[str, np.ndarray]):
+    """``(inputs, labels, masks)`` arrays; labels = argmax of a fixed random linear map."""
+    x = rng.standard_normal((n, DIM), dtype=np.float32)
+    labels = {name: np.argmax(x @ w, axis=1).astype(np.int32) for name, w in teacher.items()}
+    masks = {"intent": np.ones(n, np.float32),
+             "sentiment": (rng.random(n) >= 0.3).astype(np.float32)}
+    return {"dense": x}, labels, masks
+
+
+def make_datasets(examples: int, batch_size: int, seed: int):
+    rng = np.random.default_rng(seed)
+    teacher = {"intent": rng.standard_normal((DIM, len(INTENTS)), dtype=np.float32),
+               "sentiment": rng.standard_normal((DIM, len(SENTIMENTS)), dtype=np.float32)}
+    train = tf.data.Dataset.from_tensor_slices(synthetic(examples, rng, teacher))
+    train = train.batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
+    for _ in train:  # fill the cache, so no contender pays for it
+        pass
+    held_out = tf.data.Dataset.from_tensor_slices(synthetic(4096, rng, teacher)).batch(1024).cache()
+    return train, held_out
+
+
+def held_out_loss(model, tasks, held_out) -> dict[str, float]:
+    """Masked mean loss per task (mtlflow's definition) over the held-out set."""
+    totals = dict.fromkeys(tasks, 0.0)
+    batches = 0
+    for inputs, labels, masks in held_out:
+        losses = task_losses(tasks, model(inputs, training=False), labels, masks)
+        for name, value in losses.items():
+            totals[name] += float(value)
+        batches += 1
+    return {name: round(value / batches, 4) for name, value in totals.items()}
+
+
+# ---- contenders ----------------------------------------------------------------------
+class Contender:
+    """Builds one model; ``epoch()`` trains it for one epoch and records the mean train loss."""
+
+    description: str
+
+    def __init__(self, train, held_out, spe: int, batch_size: int, seed: int):
+        self.train, self.held_out, self.spe = train, held_out, spe
+        self.config, self.tasks, self.model = make_model(spe, batch_size, seed)
+        self.initial_loss = held_out_loss(self.model, self.tasks, held_out)
+        self.train_losses: list[dict] = []
+
+    def final_loss(self) -> dict[str, float]:
+        return held_out_loss(self.model, self.tasks, self.held_out)
+
+
+class MtlflowLoop(Contender):
+    description = "mtlflow Trainer._run_epoch (in-graph loop of Trainer.train_function)"
+    trainer_class = Trainer
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trainer = self.trainer_class(self.model, self.tasks, self.config.training, run_dir=None)
+
+    def epoch(self):
+        losses = self.trainer._run_epoch(iter(self.train), 0, None, verbose=False)
+        self.train_losses.append({k: round(v, 4) for k, v in losses.items()})
+
+
+class XlaTrainer(Trainer):
+    """The mtlflow trainer with its step compiled by XLA (the loop around it is not: the
+    iterator ops cannot be XLA-compiled)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._xla_step = tf.function(super().train_step, jit_compile=True)
+
+    def train_step(self, inputs, labels, masks):
+        return self._xla_step(inputs, labels, masks)
+
+
+class MtlflowXla(MtlflowLoop):
+    description = "mtlflow loop, train_step with jit_compile=True (XLA)"
+    trainer_class = XlaTrainer
+
+
+class RangeLoopTrainer(Trainer):
+    """``Trainer`` with the previous ``_train_execution``: the in-graph ``tf.range`` loop even
+    for one step per execution (kept here to measure what dropping it for one step gained)."""
+
+    def _train_execution(self, iterator):
+        sums = {name: tf.constant(0.0) for name in self.tasks}
+        steps = tf.constant(0)
+        for _ in tf.range(self.config.steps_per_execution):
+            batch = iterator.get_next_as_optional()
+            if not batch.has_value():
+                break
+            losses = self.train_step(*batch.get_value())
+            sums = {name: sums[name] + losses[name] for name in self.tasks}
+            steps += 1
+        return sums, steps
+
+
+class MtlflowRangeLoop(MtlflowLoop):
+    description = "mtlflow loop as before: a one-iteration in-graph tf.range loop per execution"
+    trainer_class = RangeLoopTrainer
+
+
+class NaiveLoop(Contender):
+    description = "Python `for batch in dataset` loop calling tf.function(Trainer.train_step)"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trainer = Trainer(self.model, self.tasks, self.config.training, run_dir=None)
+        self.step = tf.function(self.trainer.train_step)
+
+    def epoch(self):
+        totals, steps = dict.fromkeys(self.tasks, 0.0), 0
+        for inputs, labels, masks in self.train:
+            losses = self.step(inputs, labels, masks)
+            totals = {k: totals[k] + losses[k] for k in totals}
+            steps += 1
+        self.train_losses.append({k: round(float(v) / steps, 4) for k, v in totals.items()})
+
+
+class KerasFit(Contender):
+    description = "keras Model.compile + Model.fit(dataset, epochs=1, verbose=0)"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        training = self.config.training
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(training.learning_rate, global_clipnorm=training.clip_norm),
+            loss={name: task.keras_loss() for name, task in self.tasks.items()},
+            loss_weights={name: float(task.spec.weight) for name, task in self.tasks.items()},
+            steps_per_execution=self.spe,
+        )
+        self.jit_compile = bool(self.model.jit_compile)
+
+    def epoch(self):
+        history = self.model.fit(self.train, epochs=1, verbose=0, shuffle=False)
+        self.train_losses.append({"total": round(float(history.history["loss"][-1]), 4)})
+
+
+def contenders(spe: int, diagnostics: bool) -> list[tuple[str, type, int]]:
+    chosen = [("mtlflow", MtlflowLoop, 1), ("fit", KerasFit, 1),
+              (f"mtlflow_spe{spe}", MtlflowLoop, spe), (f"fit_spe{spe}", KerasFit, spe)]
+    if diagnostics:
+        chosen += [("mtlflow_rangeloop", MtlflowRangeLoop, 1), ("naive", NaiveLoop, 1),
+                   ("mtlflow_xla", MtlflowXla, 1)]
+    return chosen
+
+
+# ---- per-step profile ------------------------------------------------------------------
+def step_caller(runner, train):
+    """One call of the contender's compiled unit on an endless iterator: ``(call, steps per call)``."""
+    iterator = iter(train.repeat())
+    if isinstance(runner, KerasFit):
+        runner.model.make_train_function()
+        return (lambda: runner.model.train_function(iterator)), runner.spe
+    if isinstance(runner, NaiveLoop):
+        return (lambda: runner.step(*next(iterator))), 1
+    return (lambda: int(runner.trainer.train_function(iterator)[1])), runner.spe
+
+
+def step_profile(runners: dict, train, steps: int) -> dict:
+    """Median wall and CPU µs per training step over single calls, interleaved in blocks of
+    16 steps: unlike whole epochs, a median over calls ignores the stalls other processes
+    cause, so it resolves differences of a few percent."""
+    callers = {name: step_caller(runner, train) for name, runner in runners.items()}
+    wall = {n: [] for n in callers}
+    cpu = {n: [] for n in callers}
+    for call, _ in callers.values():
+        for _ in range(3):
+            call()
+    names = list(callers)
+    for block in range(max(1, steps // 16)):
+        for name in names if block % 2 == 0 else names[::-1]:
+            call, per_call = callers[name]
+            for _ in range(max(1, 16 // per_call)):
+                began, began_cpu = time.perf_counter(), time.process_time()
+                call()
+                wall[name].append((time.perf_counter() - began) / per_call)
+                cpu[name].append((time.process_time() - began_cpu) / per_call)
+    return {n: {"wall_us_per_step": round(1e6 * median(wall[n]), 1),
+                "cpu_us_per_step": round(1e6 * median(cpu[n]), 1), "calls": len(wall[n])} for n in names}
+
+
+# ---- the run ---------------------------------------------------------------------------
+def dispatch_costs(train, calls: int) -> dict[str, float]:
+    """Median µs of one call of (a) an empty ``tf.function`` and (b) one that only pulls a
+    batch with ``get_next_as_optional``: the fixed price of a call, paid per step at one
+    step per execution."""
+    iterator = iter(train.repeat())
+    empty = tf.function(lambda: tf.constant(0))
+    pull = tf.function(lambda it: it.get_next_as_optional().has_value())
+    probes = {"empty_tf_function_call_us": lambda: empty(),
+              "get_next_as_optional_call_us": lambda: pull(iterator)}
+    times = {k: [] for k in probes}
+    for _ in range(10):
+        for f in probes.values():
+            f()
+    for _ in range(calls // 50):
+        for key, f in probes.items():
+            for _ in range(50):
+                began = time.perf_counter()
+                f()
+                times[key].append(time.perf_counter() - began)
+    return {key: round(1e6 * statistics.median(v), 1) for key, v in times.items()}
+
+
+def timed_epoch(contender) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    contender.epoch()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def run(args) -> dict:
+    began = time.perf_counter()
+    machine = machine_info()
+    train, held_out = make_datasets(args.examples, args.batch_size, args.seed)
+    runners = {}
+    warmup = {}
+    for name, cls, spe in contenders(args.spe, args.diagnostics):
+        runners[name] = cls(train, held_out, spe, args.batch_size, args.seed)
+    for name, runner in runners.items():  # first epoch: tracing / compilation
+        warmup[name] = round(timed_epoch(runner)[0], 3)
+    names = list(runners)
+    # timing order: the pairs that are compared sit next to each other
+    timing = [n for n in ("fit", "mtlflow", "mtlflow_rangeloop", "naive", "mtlflow_xla",
+                          f"mtlflow_spe{args.spe}", f"fit_spe{args.spe}") if n in runners]
+    wall = {n: [] for n in names}
+    cpu = {n: [] for n in names}
+    orders = []
+    for rep in range(args.reps):
+        order = timing if rep % 2 == 0 else timing[::-1]  # alternate: forwards, backwards, ...
+        orders.append(order)
+        for name in order:
+            seconds, cpu_seconds = timed_epoch(runners[name])
+            wall[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+        print(f"  rep {rep + 1}/{args.reps}: " + " ".join(
+            f"{n}={args.examples / wall[n][-1]:,.0f}" for n in names), flush=True)
+
+    dispatch = dispatch_costs(train, 200 if args.quick else 2000)
+    per_rep = {n: [round(args.examples / s) for s in wall[n]] for n in names}
+    per_rep_cpu = {n: [round(args.examples / s) for s in cpu[n]] for n in names}
+    medians = {n: round(median(v)) for n, v in per_rep.items()}
+    medians_cpu = {n: round(median(v)) for n, v in per_rep_cpu.items()}
+
+    def ratio(a, b):
+        paired = [x / y for x, y in zip(per_rep[a], per_rep[b])]
+        return {"of_medians": round(medians[a] / medians[b], 3),
+                "median_of_paired": round(median(paired), 3),
+                "paired_per_rep": [round(r, 3) for r in paired],
+                "of_cpu_medians": round(medians_cpu[a] / medians_cpu[b], 3)}
+
+    spe_name = f"spe{args.spe}"
+    ratios = {"mtlflow/fit": ratio("mtlflow", "fit"),
+              f"mtlflow_{spe_name}/fit_{spe_name}": ratio(f"mtlflow_{spe_name}", f"fit_{spe_name}"),
+              f"mtlflow_{spe_name}/fit": ratio(f"mtlflow_{spe_name}", "fit")}
+    if args.diagnostics:
+        ratios["mtlflow/mtlflow_rangeloop"] = ratio("mtlflow", "mtlflow_rangeloop")
+        ratios["naive/fit"] = ratio("naive", "fit")
+        ratios["naive/mtlflow"] = ratio("naive", "mtlflow")
+        ratios["mtlflow_xla/mtlflow"] = ratio("mtlflow_xla", "mtlflow")
+
+    learning = {}
+    threshold = 0.8 if args.quick else 0.5  # quick trains 3 short epochs only
+    for name, runner in runners.items():
+        initial, final = runner.initial_loss, runner.final_loss()
+        learning[name] = {
+            "held_out_loss_initial": initial, "held_out_loss_final": final,
+            "learns": all(final[t] < threshold * initial[t] for t in initial),
+            "criterion": f"final held-out loss < {threshold} x initial, every task",
+            "train_loss_first_epoch": runner.train_losses[0], "train_loss_last_epoch": runner.train_losses[-1],
+        }
+
+    profile = step_profile(runners, train, 128 if args.quick else 1024)
+
+    def step_ratio(a, b):  # throughput ratio a/b from per-step medians
+        return {"wall": round(profile[b]["wall_us_per_step"] / profile[a]["wall_us_per_step"], 3),
+                "cpu": round(profile[b]["cpu_us_per_step"] / profile[a]["cpu_us_per_step"], 3)}
+
+    step_ratios = {key: step_ratio(*key.split("/")) for key in ratios}
+
+    return {
+        "benchmark": "train_step",
+        "command": COMMAND + (" " + " ".join(args.argv) if args.argv else ""),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "config": {
+            "model": f"dense {DIM} -> mlp [128, 64] -> heads intent (10 classes), sentiment (3 classes)",
+            "batch_size": args.batch_size, "examples_per_epoch": args.examples,
+            "steps_per_epoch": -(-args.examples // args.batch_size),
+            "sentiment_masked_fraction": 0.3, "optimizer": "Adam(learning_rate=1e-3, global_clipnorm=5.0)",
+            "reps": args.reps, "warmup_epochs": 1, "steps_per_execution": [1, args.spe], "seed": args.seed,
+            "data": "synthetic in-memory tensors, labels = argmax of a random linear map; "
+                    "batch -> cache -> prefetch(AUTOTUNE), cache filled before timing",
+            "timing": "wall clock of whole epochs; contenders interleaved, order reversed every other rep",
+            "fit_jit_compile": {n: r.jit_compile for n, r in runners.items() if isinstance(r, KerasFit)},
+            "note": "fit's loss divides a masked task's weighted loss sum by the batch size (Keras "
+                    "sum_over_batch_size), mtlflow by the number of labelled examples; same computation, "
+                    "the sentiment gradient is scaled differently",
+        },
+        "contenders": {n: {"description": runners[n].description, "steps_per_execution": runners[n].spe}
+                       for n in names},
+        "warmup_epoch_seconds": warmup,
+        "examples_per_second": {"median": medians, "best": {n: max(v) for n, v in per_rep.items()},
+                                "per_rep": per_rep},
+        "examples_per_cpu_second": {"median": medians_cpu, "per_rep": per_rep_cpu},
+        "ms_per_step_from_median": {n: round(1e3 * args.batch_size / medians[n], 3) for n in names},
+        "dispatch": dispatch,
+        "order_per_rep": orders,
+        "ratios": ratios,
+        "per_step_profile": profile,
+        "per_step_ratios": step_ratios,
+        "learning": learning,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "total_seconds": round(time.perf_counter() - began, 1),
+    }
+
+
+def machine_info() -> dict:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model, "cpu_count": os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(), "python": platform.python_version(),
+        "tensorflow": tf.__version__, "keras": keras.__version__,
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+    }
+
+
+# ---- output ----------------------------------------------------------------------------
+def table(result: dict) -> str:
+    med = result["examples_per_second"]["median"]
+    cpu = result["examples_per_cpu_second"]["median"]
+    fit = med["fit"]
+    step = result["ms_per_step_from_median"]
+    best = result["examples_per_second"]["best"]
+    rows = [f"{'contender':<18} {'spe':>4} {'median ex/s':>12} {'vs fit':>7} {'ms/step':>8} {'best ex/s':>10} "
+            f"{'ex/cpu-s':>10} {'warm-up s':>9}  per-rep ex/s"]
+    for name, info in result["contenders"].items():
+        reps = " ".join(f"{v:,}" for v in result["examples_per_second"]["per_rep"][name])
+        rows.append(f"{name:<18} {info['steps_per_execution']:>4} {med[name]:>12,} {med[name] / fit:>6.2f}x "
+                    f"{step[name]:>8.3f} {best[name]:>10,} {cpu[name]:>10,} {result['warmup_epoch_seconds'][name]:>9.2f}  {reps}")
+    rows.append("")
+    for key, r in result["ratios"].items():
+        rows.append(f"{key:<26} ratio of medians {r['of_medians']:.3f}   median of paired ratios "
+                    f"{r['median_of_paired']:.3f}   (cpu-time medians {r['of_cpu_medians']:.3f})")
+    rows.append("")
+    rows.append("per-step profile (median over single calls): " + ", ".join(
+        f"{n} {p['wall_us_per_step']:.0f}/{p['cpu_us_per_step']:.0f}" for n, p in result["per_step_profile"].items())
+        + " µs wall/CPU")
+    for key, r in result["per_step_ratios"].items():
+        rows.append(f"{key:<26} per-step throughput ratio wall {r['wall']:.3f}  CPU {r['cpu']:.3f}")
+    rows.append("dispatch: " + ", ".join(f"{k} {v}" for k, v in result["dispatch"].items()))
+    rows.append("")
+    for name, info in result["learning"].items():
+        rows.append(f"{name:<18} held-out loss {info['held_out_loss_initial']} -> {info['held_out_loss_final']}"
+                    f"  {'learns' if info['learns'] else 'DOES NOT LEARN'}")
+    return "\n".join(rows)
+
+
+INTRO = """# Benchmarks
+
+Each script in `benchmarks/` prints its numbers, writes them to
+`benchmarks/results/<name>.json` (machine, versions, configuration, per-repetition numbers)
+and updates its own section below with the command that produced it. The machine is a shared,
+noisy 2-core CPU VM: compare numbers only within one run of one script.
+"""
+
+
+def markdown_section(result: dict) -> str:
+    med = result["examples_per_second"]["median"]
+    cpu = result["examples_per_cpu_second"]["median"]
+    step = result["ms_per_step_from_median"]
+    ratios = result["ratios"]
+    config = result["config"]
+    m = result["machine"]
+    warm = result["warmup_epoch_seconds"]
+    lines = [
+        SECTION, "",
+        "Training throughput of the mtlflow loop against plain Keras `model.fit` on the same model "
+        "(the seed's: 768-d dense input → shared MLP 128 → 64 → two softmax heads, 10 and 3 classes, "
+        "~30% of sentiment labels masked; batch 256; Adam 1e-3, global clipnorm 5) and synthetic in-memory "
+        f"data, {config['examples_per_epoch']:,} examples per epoch. Each contender is a fresh model with the "
+        f"same initial weights, warmed up for one epoch; then {config['reps']} whole epochs of each are timed, "
+        "interleaved (order reversed every other repetition). examples/s = examples / wall-clock seconds.", "",
+        "```",
+        result["command"],
+        "```", "",
+        f"Run of {result['date']}: {m['cpu']}, {m['cpu_count']} CPUs (load average "
+        f"{m['load_average_before'][0]} before, {result['load_average_after'][0]} after; the machine is shared), "
+        f"TensorFlow {m['tensorflow']}, Keras {m['keras']}. Per-repetition numbers: "
+        "`benchmarks/results/train_step.json`.", "",
+        "| contender | steps / execution | median examples/s | × `fit` | ms / step | best epoch examples/s | "
+        "examples / CPU-s | warm-up epoch (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    best = result["examples_per_second"]["best"]
+    for name, info in result["contenders"].items():
+        lines.append(f"| `{name}`: {info['description']} | {info['steps_per_execution']} | {med[name]:,} | "
+                     f"{med[name] / med['fit']:.2f} | {step[name]:.2f} | {best[name]:,} | {cpu[name]:,} | "
+                     f"{warm[name]:.2f} |")
+    lines += ["", "Throughput ratios. Epochs: of the wall-clock medians (the headline), median of the "
+              "per-repetition ratios, of the CPU-time medians. Per step: from the median wall and CPU time of "
+              f"single calls ({next(iter(result['per_step_profile'].values()))['calls']:,}+ steps per contender, "
+              "interleaved after the timed epochs), which ignore the stalls other processes cause.", "",
+              "| ratio | epochs: of medians | epochs: per-rep | epochs: CPU | per step: wall | per step: CPU |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for key, r in ratios.items():
+        p = result["per_step_ratios"][key]
+        lines.append(f"| {key} | **{r['of_medians']:.2f}** | {r['median_of_paired']:.2f} | "
+                     f"{r['of_cpu_medians']:.2f} | {p['wall']:.2f} | {p['cpu']:.2f} |")
+    learns = all(v["learns"] for v in result["learning"].values())
+    criterion = next(iter(result["learning"].values()))["criterion"]
+    lines += ["", f"Every contender learns ({criterion}; "
+              f"e.g. `mtlflow` intent {result['learning']['mtlflow']['held_out_loss_initial']['intent']} → "
+              f"{result['learning']['mtlflow']['held_out_loss_final']['intent']}, `fit` intent "
+              f"{result['learning']['fit']['held_out_loss_initial']['intent']} → "
+              f"{result['learning']['fit']['held_out_loss_final']['intent']})." if learns else
+              "WARNING: some contender did not learn (see `learning` in the JSON).", ""]
+    lines += ["**Findings.** " + findings(result, config["steps_per_execution"][1]), ""]
+    return "\n".join(lines)
+
+
+def _times(x: float) -> str:
+    return f"{x:.2f}×"
+
+
+def findings(result: dict, spe: int) -> str:
+    """What this run measured, in words chosen by the numbers."""
+    r, p = result["ratios"], result["per_step_ratios"]
+    med = result["examples_per_second"]["median"]
+    cpu = result["examples_per_cpu_second"]["median"]
+    one, many = f"mtlflow/fit", f"mtlflow_spe{spe}/fit_spe{spe}"
+    parts = [
+        f"The mtlflow loop ran at {_times(r[one]['of_medians'])} `fit` with one step per execution and "
+        f"{_times(r[many]['of_medians'])} `fit` with {spe} (epoch medians; per step "
+        f"{_times(p[one]['wall'])} and {_times(p[many]['wall'])} wall, {_times(p[one]['cpu'])} and "
+        f"{_times(p[many]['cpu'])} CPU)."
+    ]
+    d = result["dispatch"]
+    parts.append(
+        "At one step per execution every step also pays for a `tf.function` call: an empty call took "
+        f"{d['empty_tf_function_call_us']:.0f} µs and one that only pulls a batch with `get_next_as_optional` "
+        f"{d['get_next_as_optional_call_us']:.0f} µs (medians); {spe} steps per call "
+        f"(`training.steps_per_execution: {spe}`) gave mtlflow {_times(med[f'mtlflow_spe{spe}'] / med['mtlflow'])} "
+        f"the throughput ({_times(cpu[f'mtlflow_spe{spe}'] / cpu['mtlflow'])} per CPU-second).")
+    if "naive/fit" in r:
+        loop = "mtlflow/mtlflow_rangeloop"
+        parts.append(
+            "Running that single step without the one-iteration in-graph `tf.range` loop `Trainer` used to wrap "
+            f"it in gave {_times(p[loop]['wall'])} the previous loop's per-step throughput "
+            f"({_times(p[loop]['cpu'])} per CPU-second; whole epochs {_times(r[loop]['of_medians'])} and "
+            f"{_times(r[loop]['of_cpu_medians'])} per CPU-second, though epoch timings on this machine vary too "
+            "much to resolve a few percent on their own).")
+        parts.append(
+            "Pulling batches in Python (`for batch in dataset` around the same compiled step) gave "
+            f"{_times(p['naive/mtlflow']['wall'])} the in-graph loop's per-step throughput "
+            f"({_times(p['naive/mtlflow']['cpu'])} per CPU-second; epochs {_times(r['naive/mtlflow']['of_medians'])}).")
+        xla = "mtlflow_xla/mtlflow"
+        parts.append(
+            f"Compiling the step with XLA (`jit_compile=True`) gave {_times(p[xla]['wall'])} the plain step's "
+            f"throughput ({_times(p[xla]['cpu'])} per CPU-second; epochs {_times(r[xla]['of_medians'])}), and its "
+            f"first epoch took {result['warmup_epoch_seconds']['mtlflow_xla']:.1f} s against "
+            f"{result['warmup_epoch_seconds']['mtlflow']:.1f} s (compilation); `Trainer` does not enable it"
+            + (", but XLA making training several times slower was not reproduced here (one batch shape, "
+               "steady state)." if p[xla]["wall"] >= 1.0 else "."))
+    spread = max(abs(r[k]["of_medians"] / r[k]["of_cpu_medians"] - 1) for k in (one, many))
+    if spread > 0.1:
+        parts.append(
+            f"Other processes disturbed the wall clock in this run (load average "
+            f"{result['machine']['load_average_before'][0]} on {result['machine']['cpu_count']} CPUs; see `per_rep` "
+            "in the JSON): the epoch wall-clock and CPU-time ratios differ by more than 10%.")
+    if r[one]["of_medians"] >= 1.0 and r[many]["of_medians"] >= 1.0:
+        parts.append("The ≥ 1.0× `fit` target was met at both settings in this run (epoch medians).")
+    else:
+        missed = [f"{k} ({_times(r[v]['of_medians'])})" for k, v in (("one step per execution", one),
+                                                                       (f"{spe} steps per execution", many))
+                  if r[v]["of_medians"] < 1.0]
+        parts.append(f"By the epoch medians the ≥ 1.0× `fit` target was missed at {', '.join(missed)} in this "
+                     "run.")
+    return " ".join(parts)
+
+
+def write_markdown(path: Path, section: str) -> None:
+    """Replaces this benchmark's section (up to the next ``## `` heading), keeping the others."""
+    text = path.read_text() if path.exists() else INTRO
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
+        new = before + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after.rstrip("\n") + "\n" if after else "")
+    path.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test (< 30 s): 8,192 examples, 2 reps; writes nothing unless asked")
+    parser.add_argument("--examples", type=int, help="examples per epoch (default 65,536; quick 8,192)")
+    parser.add_argument("--reps", type=int, help="timed epochs per contender (default 15; quick 2)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--spe", type=int, default=32, help="the second steps_per_execution (default 32)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-diagnostics", dest="diagnostics", action="store_false",
+                        help="skip the naive-loop and XLA contenders")
+    parser.add_argument("--output", type=Path, help=f"results JSON (default {RESULTS.relative_to(ROOT)}; "
+                        "quick: none)")
+    parser.add_argument("--markdown", type=Path, help=f"markdown file to update (default "
+                        f"{MARKDOWN.relative_to(ROOT)}; quick: none)")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    args.examples = args.examples or (8192 if args.quick else 65536)
+    args.reps = args.reps or (2 if args.quick else 15)
+    if not args.quick:
+        args.output = args.output or RESULTS
+        args.markdown = args.markdown or MARKDOWN
+
+    print(f"train_step benchmark: {args.examples:,} examples/epoch, batch {args.batch_size}, "
+          f"{args.reps} reps, steps_per_execution 1 and {args.spe}", flush=True)
+    result = run(args)
+    print()
+    print(table(result))
+    print(f"\n({result['total_seconds']:.0f} s)")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.output}")
+    if args.markdown:
+        write_markdown(args.markdown, markdown_section(result))
+        print(f"updated {args.markdown} ({SECTION})")
+    return 0 if all(v["learns"] for v in result["learning"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
