@@ -25,11 +25,12 @@ How utterances are built
 An utterance is ``[greeting][sentiment prefix] core [sentiment suffix][end mark]``.
 The *core* comes from one of many hand-written templates per intent. Templates
 use two bits of syntax: ``[a|b|]`` picks one alternative (possibly empty) and
-``{slot}`` inserts a slot value; ``{object.order}`` is a value of slot type
-``object`` drawn from the order-like objects, and ``{company}`` is an untagged
-filler. Slot values themselves come from patterns such as ``<m>月<d>号`` whose
-``<field>`` parts are random numbers or components (an address is composed of
-city/district, street and housing-estate components).
+``{slot}`` inserts a slot value. ``{object.order}`` is a value of slot type
+``object`` drawn from the order-like objects; ``{product}`` draws from any
+``product.*`` source; ``{company}`` is an untagged filler. Slot values come from
+patterns such as ``<m>月<d>号`` or ``<city><street><no>号`` whose ``<field>``
+parts are random numbers or *components* (garments, colours, cities, streets,
+housing estates).
 
 Labelling conventions: ``object`` is the business object a request is about
 (订单, 快递, 发票, 退款 ...); attribute words such as 地址, 抬头, 电话 and id
@@ -40,13 +41,26 @@ sentiment mix (a complaint is mostly angry or anxious, never satisfied).
 
 Held-out generalisation
 -----------------------
-About 20% of the templates of every intent and 20% of the values (or value
-patterns, or address components) of every slot source are reserved for the
-validation and test splits. Held-out rows use a reserved template half of the
-time and a reserved value for about a third of their slots, so evaluation
-measures generalisation rather than memorisation while staying in the style of
-the training data. The running example's template, 昨天 and 订单 are never
-reserved. No text occurs twice in the corpus, so test never repeats train.
+Validation and test must measure generalisation, not memorisation, while staying
+learnable, so they differ from train in the same style as train varies:
+
+* templates: every intent has :data:`HELD_OUT_TEMPLATES` (about 20% of its
+  templates) used only by validation and test, written as new arrangements of
+  the key phrases its training templates use;
+* values: up to 20% of the lexical values of each slot source (dates, objects,
+  products, amounts ...) and of each component list (garments, streets ...) are
+  reserved, seeded, and never reach train. Only values made of characters that
+  the rest of their list still uses are reserved, so a held-out value is a new
+  combination of familiar material (e.g. 会员单 held out while 会员订单 is seen,
+  上个月5号 while 5号 and 上个月 are seen), which a character model can learn
+  to place; a composed value gets one reserved component (a new street in an
+  otherwise ordinary address).
+
+Held-out rows use a held-out template with probability
+:data:`HELD_OUT_TEMPLATE_RATE` and a reserved value for each slot with
+probability :data:`HELD_OUT_VALUE_RATE`. The running example's template, 昨天
+and 订单 are never reserved. No text occurs twice in the corpus, so test never
+repeats train.
 """
 
 from __future__ import annotations
@@ -54,6 +68,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +106,7 @@ SPLIT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 RARE_INTENT = "modify_invoice_title"
 RARE_SHARE = 0.0075
-"""Fraction of each split given to the rare intent (about 45 rows for n=6000)."""
+"""Fraction of each split given to the rare intent (44 rows for n=6000)."""
 RARE_MIN_PER_SPLIT = 3
 
 INTENT_WEIGHTS = {
@@ -125,19 +140,19 @@ SENTIMENT_WEIGHTS = {
 """Per-intent sentiment mix, in the order of :data:`SENTIMENTS`."""
 
 HELD_OUT_FRACTION = 0.2
-"""Share of templates and of values per source reserved for validation/test."""
-MIN_POOL_TO_HOLD_OUT = 5
-"""Sources with fewer entries (phone and order-id patterns) reserve nothing."""
-HELD_OUT_TEMPLATE_RATE = 0.5
-"""Probability that a validation/test row uses a reserved template."""
-HELD_OUT_VALUE_RATE = 0.35
+"""Largest share of the reservable entries of a value, component or cue list held out."""
+MIN_RESERVABLE = 5
+"""Lists with fewer reservable entries reserve nothing."""
+HELD_OUT_TEMPLATE_RATE = 0.4
+"""Probability that a validation/test row uses a held-out template."""
+HELD_OUT_VALUE_RATE = 0.3
 """Probability that a validation/test slot value or cue phrase is a reserved one."""
 
 RUNNING_TEMPLATE = "我想取消{date}下的{object.order}"
-RUNNING_TEMPLATE_SHARE = 0.3
+RUNNING_TEMPLATE_SHARE = 0.4
 """Share of cancel_order rows built from the running example's template."""
-PROTECTED_VALUES = frozenset({"昨天", "订单", "快递", "发票", "退款", RUNNING_TEMPLATE})
-"""Entries that always stay available to train (they are never reserved)."""
+PROTECTED_VALUES = frozenset({"昨天", "订单", "快递", "发票", "退款"})
+"""Values that are never reserved (the running example's and the plain heads)."""
 
 GREETING_RATE = 0.25
 MAX_ATTEMPTS = 60
@@ -160,8 +175,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "[怎么|咋]取消{date}下的{object.order}？",
         "[能不能|可不可以]把{date}买{product}的{object.order}取消？",
         "{date}下错{object.order}了，[想|要]取消",
-        "取消{object.order}{order_id}",
-        "我{date}下的{object.order}还能撤销吗？",
+        "[取消|撤销]{object.order}{order_id}",
+        "我{date}下的{object.order}还能[撤销|取消]吗？",
         "不小心重复下了{object.order}，[帮我|请]取消一个",
         "{date}的{product}{object.order}[帮忙|麻烦]取消[一下|]",
         "我想把{date}下的{object.order}取消掉，[不要了|重新再下]",
@@ -177,7 +192,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "我的{object.order}为什么一直显示待付款？",
         "{date}下的{object.order}显示已关闭是怎么回事？",
         "能帮我看看{object.order}{order_id}有没有支付成功？",
-        "我想查[一下|]{date}的{object.order}详情",
+        "我想查[一下|]{date}的{object.order}[详情|状态]",
         "{object.order}{order_id}的详情在哪[看|查]？",
         "我{date}买了{product}，怎么找不到这个{object.order}了？",
         "请问{object.order}{order_id}商家接单了吗？",
@@ -222,9 +237,10 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{product}和描述不符，申请退货",
         "我{date}收到的{product.device}少了配件，想换一个",
         "{product.apparel}买大了，想换小一号",
-        "退货要自己寄吗？{product}[挺|很]重的",
+        "退货要自己寄吗？{product.device}[挺|很]重的",
         "能预约上门取件退{product}吗？",
-        "{date}买的{product}还没拆，[能不能|可以]退？",
+        "{date}买的{product}还没拆，[能不能退|可以退吗]？",
+        "{product}已经寄回去了，[退货|换货]进度怎么查？",
     ),
     "change_address": (
         "帮我把{object.order}的收货地址改成{address}",
@@ -242,7 +258,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{object.parcel}别送家里了，改送到{address}",
         "地址能改吗？改成{address}",
         "帮我[给|把]{object.order}改个地址，[送到|寄到]{address}",
-        "{product}的收货地址[能不能|可以]换成{address}？",
+        "{product}的收货地址[能|可以]换成{address}吗？",
         "下单时地址选错了，应该是{address}",
     ),
     "change_phone": (
@@ -313,7 +329,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "物流单号{order_id}查不到信息",
         "{object.parcel}一直没动静，到哪了？",
         "{date}的{object.parcel}能查到派送员电话吗？",
-        "我想看看{object.parcel}的运输轨迹",
+        "我想看看{object.parcel}的[运输轨迹|物流轨迹]",
         "{product}发的哪家物流？",
         "{object.parcel}送到{address}了吗？",
         "[请问|]{date}买的{product}现在到哪了？",
@@ -327,7 +343,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "我{time}之前要用，{product}能尽快发货吗？",
         "[麻烦|请]帮我催一下{object.parcel}，{time}前要收到",
         "{date}拍的{product}还没发货，帮忙催催",
-        "说好{date}发货的，[还没|到现在都没]发",
+        "说好{date}发货的，[还没|到现在都没]发货",
         "能不能加急发货？{object.order}{order_id}",
         "{object.parcel}在派送站放着不送，能催一下吗？",
         "我的{object.order}发货太慢了，[能|]帮忙催[一下|]吗？",
@@ -336,6 +352,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "商家能不能早点发{product}？",
         "{object.parcel}[能不能|可以]{time}前送到？",
         "帮我联系下商家尽快发{date}的{object.order}",
+        "{date}的{object.order}[催一下|催催]发货",
     ),
     "complaint": (
         "我要投诉{date}送货的快递员",
@@ -356,55 +373,141 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "投诉{object.parcel}派送员，{date}打电话一直不接",
     ),
 }
-"""Core-utterance templates per intent (syntax in the module docstring)."""
+"""Core-utterance templates per intent, used by every split (syntax in the module docstring)."""
+
+HELD_OUT_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "cancel_order": (
+        "{date}下的{object.order}[帮我|麻烦]取消掉",
+        "我不想要{date}买的{product}了，[取消|撤销]{object.order}吧",
+        "[请问|]{object.order}{order_id}[还能|能不能]取消？",
+        "麻烦取消一下我{date}下的{object.order}",
+    ),
+    "query_order": (
+        "[请问|]{object.order}{order_id}现在是什么状态？",
+        "帮我看看{date}下的{object.order}[支付成功了没|下单成功了没]",
+        "我{date}下的{object.order}怎么显示待付款？",
+        "{date}买{product}的{object.order}[详情|状态]在哪查？",
+    ),
+    "refund": (
+        "{date}的{object.refund}[什么时候|啥时候]能到账？",
+        "我的{object.refund}{amount}[怎么还没到账|还没退回来]",
+        "{object.order}{order_id}的{object.refund}什么时候退回来？",
+        "退了{product}，{object.refund}还没到账",
+    ),
+    "return_goods": (
+        "{date}收到的{product}想退货，[怎么|咋]申请？",
+        "{product.apparel}尺码不合适，想换小一号",
+        "我要把{date}买的{product}退回去",
+        "{product}[不想要了|不合适]，能七天无理由退货吗？",
+    ),
+    "change_address": (
+        "{object.order}的收货地址[帮我|麻烦]改成{address}",
+        "地址填错了，[帮我|麻烦]改成{address}",
+        "我{date}买的{product}收货地址要改成{address}",
+        "能把{object.parcel}的地址换成{address}吗？",
+    ),
+    "change_phone": (
+        "{object.order}的收件人电话改成{phone}",
+        "我的手机号填错了，正确的是{phone}",
+        "联系电话[要|想]换成{phone}",
+        "{date}下的{object.order}手机号改为{phone}",
+    ),
+    "change_payment": (
+        "{object.order}的支付方式[能|可以]换成[微信|支付宝|花呗]吗？",
+        "我想改一下付款方式，{object.order}{order_id}",
+        "{date}下的{object.order}能不能改成货到付款？",
+        "{amount}的{object.order}想换成信用卡付",
+    ),
+    "modify_invoice_title": (
+        "{object.invoice}抬头写错了，要改成{company}",
+        "{date}开的{object.invoice}抬头能改成{company}吗？",
+        "[麻烦|请]帮我修改{object.invoice}抬头",
+        "{object.order}{order_id}的{object.invoice}抬头开成个人了",
+    ),
+    "query_logistics": (
+        "帮我看看{object.parcel}到哪了",
+        "{date}买的{product}物流怎么不更新了？",
+        "{object.parcel}的物流信息怎么查不到？",
+        "我的{object.parcel}[什么时候|啥时候]能送到？",
+    ),
+    "urge_delivery": (
+        "[帮我|麻烦]催一下{date}下的{object.order}",
+        "{product}还没发货，[能|可以]尽快发吗？",
+        "{object.order}{order_id}[什么时候|啥时候]发货？",
+        "商家[什么时候|啥时候]发{product}？帮忙催催",
+    ),
+    "complaint": (
+        "我要投诉{date}的快递员，态度太差了",
+        "{product}是假货，我要投诉商家",
+        "投诉！{object.parcel}被暴力运输了",
+        "售后一直没人管，{object.order}{order_id}我要投诉",
+    ),
+}
+"""Templates used only by validation and test: new arrangements of training key phrases."""
 
 # --------------------------------------------------------------------------- #
 # Slot values, fillers and cue phrases
 # --------------------------------------------------------------------------- #
 
+# Modifiers enumerated with their heads into lexical object values (拼团订单, 拼团单 ...).
+ORDER_KINDS = (
+    "预售", "拼团", "秒杀", "团购", "会员", "加急", "预约", "定制", "直播", "换购", "自营",
+    "海外购", "生鲜", "家电", "以旧换新", "分期", "特价", "限时抢购", "积分兑换", "企业采购",
+    "学生", "新人专享", "满减", "清仓", "品牌", "年货", "跨境", "次日达", "门店自提", "周期购",
+)
+COURIERS = (
+    "顺丰", "京东", "中通", "圆通", "韵达", "申通", "邮政", "极兔", "德邦", "百世", "EMS",
+    "同城", "国际", "冷链", "菜鸟", "丰网", "跨越", "安能", "宅急送", "优速", "天天", "闪送",
+)
+INVOICE_KINDS = ("电子", "纸质", "增值税", "增值税专用", "增值税普通", "全电", "数电", "机打", "电子普通")
+
 SLOT_SOURCES: dict[str, tuple[str, ...]] = {
     "date": (
-        "今天", "昨天", "前天", "大前天", "上周", "上周末", "上个月", "这周", "前几天",
-        "前两天", "上个星期", "双十一", "月初", "上个月底", "昨儿", "这个月", "本周",
-        "周末", "国庆", "上周<wd>", "周<wd>", "星期<wd>", "上星期<wd>", "<m>月<d>号",
-        "<m>月<d>日", "<d>号", "<n>天前", "<cn>天前", "<n>天之前", "上个月<d>号",
+        "今天", "昨天", "前天", "大前天", "上周", "上上周", "上周末", "上个月", "这周",
+        "前几天", "前两天", "上个星期", "双十一", "双十二", "618", "月初", "月中", "上个月底",
+        "昨儿", "这个月", "本周", "周末", "国庆", "元旦", "年前", "上周<wd>", "周<wd>",
+        "星期<wd>", "上星期<wd>", "<m>月<d>号", "<m>月<d>日", "<d>号", "<n>天前",
+        "<cn>天前", "<n>天之前", "上个月<d>号",
     ),
     "time": (
         "上午<am>点", "下午<pm>点", "晚上<eve>点", "早上<am>点", "中午<noon>点",
         "下午<pm>点半", "晚上<eve>点半", "<hh>点", "<hh>点半", "明天上午", "明天下午",
         "明天中午", "今晚",
     ),
-    "object.order": (
-        "订单", "单子", "预售订单", "拼团订单", "秒杀订单", "团购订单", "会员订单",
-        "加急订单", "预约订单", "定制订单", "直播订单", "换购订单",
+    "object.order.plain": ("订单", "单子"),
+    "object.order.kind": tuple(kind + head for kind in ORDER_KINDS for head in ("订单", "单")),
+    "object.parcel.plain": ("快递", "包裹", "快件", "货"),
+    "object.parcel.courier": tuple(courier + head for courier in COURIERS for head in ("快递", "包裹")),
+    "object.invoice.plain": ("发票", "专票", "普票"),
+    "object.invoice.kind": tuple(kind + "发票" for kind in INVOICE_KINDS),
+    "object.refund.plain": ("退款", "退的钱", "退款金额"),
+    "object.refund.kind": (
+        "运费", "差价", "保价款", "赔偿款", "补偿款", "退货款", "运费险", "押金", "定金", "尾款",
+        "服务费", "违约金",
     ),
-    "object.parcel": (
-        "快递", "包裹", "快件", "货", "邮包", "顺丰快递", "京东快递", "中通快递",
-        "圆通快递", "韵达快递", "申通快递", "邮政包裹", "大件包裹", "国际包裹", "同城快递",
-    ),
-    "object.invoice": (
-        "发票", "电子发票", "纸质发票", "增值税发票", "专票", "普票", "增值税专用发票",
-        "增值税普通发票", "电子普票",
-    ),
-    "object.refund": (
-        "退款", "退的钱", "退货款", "运费", "差价", "保价款", "赔偿款", "补偿款",
-        "退款金额", "运费险", "退货运费",
-    ),
-    "product.apparel": (
-        "羽绒服", "运动鞋", "连衣裙", "牛仔裤", "卫衣", "羊毛衫", "冲锋衣", "拖鞋", "衬衫",
-        "短袖T恤", "休闲裤", "棉服", "帆布鞋", "马丁靴", "运动套装", "睡衣",
-    ),
+    "product.apparel": ("<garment>", "<garment>", "<colour><garment>"),  # bare garments twice as often
     "product.device": (
         "蓝牙耳机", "充电宝", "机械键盘", "无线鼠标", "电饭煲", "空气炸锅", "扫地机器人",
         "电动牙刷", "吹风机", "加湿器", "智能手表", "平板电脑", "笔记本电脑", "显示器",
         "路由器", "投影仪", "电风扇", "台灯", "跑步机", "电热水壶", "微波炉", "榨汁机",
         "咖啡机", "剃须刀", "AirPods耳机", "Switch游戏机", "Kindle阅读器", "小米手环",
+        "洗碗机", "电动牙刷头", "蓝牙音箱", "游戏手柄", "行车记录仪", "电子秤", "破壁机",
+        "净水器", "电烤箱", "取暖器", "冰箱", "洗衣机", "空调", "电视机", "油烟机", "燃气灶",
+        "电磁炉", "豆浆机", "养生壶", "挂烫机", "吸尘器", "除螨仪", "按摩仪", "筋膜枪",
+        "卷发棒", "直板夹", "体脂秤", "血压计", "耳温枪", "蓝牙键盘", "手写笔", "移动硬盘",
+        "U盘", "摄像头", "智能门锁", "扫地机", "手机支架", "无线充电器", "降噪耳机", "电竞椅",
     ),
     "product.other": (
         "手机壳", "保温杯", "数据线", "床上四件套", "乳胶枕", "登山包", "行李箱", "儿童玩具",
         "积木", "奶粉", "纸尿裤", "洗发水", "面霜", "口红", "防晒霜", "香水", "书包", "茶叶",
         "坚果礼盒", "月饼", "大米", "猫粮", "狗粮", "瑜伽垫", "自行车", "雨伞", "手机膜",
-        "iPhone15手机壳",
+        "iPhone15手机壳", "沐浴露", "洗衣液", "牙膏", "抽纸", "枕头", "蚕丝被", "收纳箱",
+        "不粘锅", "菜刀", "水杯", "钢笔", "笔记本", "眼影盘", "护手霜", "粉底液", "精华液",
+        "面膜", "洗面奶", "身体乳", "卸妆水", "牙刷", "毛巾", "浴巾", "四件套", "凉席", "蚊帐",
+        "窗帘", "地毯", "沙发垫", "衣架", "晾衣架", "垃圾袋", "保鲜盒", "饭盒", "碗筷套装",
+        "咖啡豆", "牛奶", "酸奶", "零食大礼包", "巧克力", "蜂蜜", "橄榄油", "挂面", "车厘子",
+        "猕猴桃", "螃蟹礼券", "宠物玩具", "猫砂", "鱼缸", "绿萝", "多肉盆栽", "拼图", "乐高",
+        "遥控车", "绘本", "文具套装",
     ),
     "address": (
         "<city><street><no>号",
@@ -416,18 +519,28 @@ SLOT_SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "order_id": ("<orderid>", "<longid>"),
     "phone": ("<mobile>",),
-    "amount": (
-        "<amt>元", "<amt>块", "<amt>块钱", "<round>多块", "<cnamt>块", "<cnamt>元",
-    ),
+    "amount": ("<amt>元", "<amt>块", "<amt>块钱", "<round>多块", "<cnamt>块", "<cnamt>元"),
 }
-"""Value patterns per template slot; the slot type is the part before the dot.
+"""Value patterns per template slot; the slot type is the part before the first dot.
 
-A template slot without a source of its own (``{product}``) draws from all the
-sources of its family (``product.apparel``, ``product.device``, ...), weighted
-by their sizes; templates name one member when only it fits (尺码 → apparel).
+A pattern without components is a lexical value and may be reserved; a pattern
+with components (``<colour><garment>``) is a structure whose components may be
+reserved. A template slot without a source of its own (``{product}``,
+``{object.order}``) draws uniformly from the sources of its family
+(``product.apparel``, ``product.device``, ...), so plain 订单 stays as common
+as all order kinds together; templates name one member when only it fits
+(尺码 → apparel).
 """
 
 COMPONENT_SOURCES: dict[str, tuple[str, ...]] = {
+    "garment": (
+        "羽绒服", "运动鞋", "连衣裙", "牛仔裤", "卫衣", "羊毛衫", "冲锋衣", "拖鞋", "衬衫",
+        "短袖T恤", "休闲裤", "棉服", "帆布鞋", "马丁靴", "运动套装", "睡衣", "风衣", "西装",
+        "半身裙", "毛衣", "打底裤", "羽绒马甲", "雪地靴", "高跟鞋", "夹克", "工装裤", "polo衫",
+        "针织衫", "皮衣", "大衣", "保暖内衣", "袜子", "围巾", "手套", "帽子", "腰带", "凉鞋",
+        "板鞋", "老爹鞋", "瑜伽裤", "泳衣", "校服", "童装外套",
+    ),
+    "colour": ("黑色", "白色", "灰色", "红色", "米色", "藏青色", "卡其色", "粉色", "浅蓝色", "墨绿色"),
     "city": (
         "北京市海淀区", "北京市朝阳区", "上海市浦东新区", "上海市徐汇区", "广州市天河区",
         "深圳市南山区", "杭州市西湖区", "成都市武侯区", "南京市鼓楼区", "武汉市洪山区",
@@ -449,7 +562,7 @@ COMPONENT_SOURCES: dict[str, tuple[str, ...]] = {
         "和谐家园", "丽都花园", "东方明珠小区", "紫荆苑", "书香门第", "滨江花园",
     ),
 }
-"""Named parts of composed slot values (addresses), reserved like slot values."""
+"""Named parts of composed slot values, reserved like lexical values."""
 
 FILLER_SOURCES: dict[str, tuple[str, ...]] = {
     "company": (
@@ -459,13 +572,13 @@ FILLER_SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "firmcity": ("北京", "上海", "杭州", "深圳", "广州", "成都", "南京", "武汉", "苏州", "西安"),
     "brand": ("星河", "蓝海", "华腾", "云帆", "启明", "恒信", "博远", "新锐", "锦程", "瑞丰", "思源", "嘉禾"),
-    "trade": ("科技", "贸易", "文化传媒", "信息技术", "餐饮管理", "教育咨询", "电子商务", "建筑工程"),
+    "trade": ("科技", "贸易", "文化传媒", "信息技术", "餐饮管理", "教育咨询", "电子商务", "网络科技"),
 }
-"""Untagged template fillers (invoice titles); never reserved."""
+"""Untagged template fillers (invoice titles) and their parts; never reserved."""
 
 GREETINGS = (
-    "你好，", "您好，", "在吗？", "客服你好，", "亲，", "客服，", "hello，",
-    "转人工，", "你好客服，",
+    "你好，", "您好，", "在吗？", "客服你好，", "亲，", "客服，", "hello，", "转人工，", "你好客服，",
+    "人工客服，",
 )
 
 PREFIX_CUES: dict[str, tuple[str, ...]] = {
@@ -512,6 +625,12 @@ CUE_PLACEMENTS = ("prefix", "suffix", "suffix", "both")
 
 CHINESE_AMOUNTS = ("五十", "八十", "一百", "两百", "三百", "三百五", "五百", "八百", "一千", "一千二", "两千")
 
+
+def _digits(rng: random.Random, count: int) -> str:
+    """Return ``count`` random decimal digits."""
+    return "".join(rng.choice("0123456789") for _ in range(count))
+
+
 NUMBER_FIELDS = {
     "m": lambda rng: str(rng.randint(1, 12)),
     "d": lambda rng: str(rng.randint(1, 30)),
@@ -537,10 +656,17 @@ NUMBER_FIELDS = {
 }
 """Generators for the ``<field>`` parts of value patterns that are numbers."""
 
+FIELD = re.compile(r"<(\w+)>")
 
-def _digits(rng: random.Random, count: int) -> str:
-    """Return ``count`` random decimal digits."""
-    return "".join(rng.choice("0123456789") for _ in range(count))
+
+def _characters(pattern: str) -> Counter:
+    """Character counts of a value pattern, not counting its ``<field>`` parts."""
+    return Counter(FIELD.sub("", pattern))
+
+
+def _components(pattern: str) -> list[str]:
+    """The component fields of a value pattern (``<colour><garment>`` → both)."""
+    return [field for field in FIELD.findall(pattern) if field in COMPONENT_SOURCES]
 
 
 # --------------------------------------------------------------------------- #
@@ -550,19 +676,36 @@ def _digits(rng: random.Random, count: int) -> str:
 
 @dataclass(frozen=True)
 class Pool:
-    """Entries of one source, split into those train may use and reserved ones."""
+    """Entries of one list, split into those train may use and reserved ones."""
 
     seen: tuple[str, ...]
     held_out: tuple[str, ...]
 
     @classmethod
     def split(cls, rng: random.Random, entries: tuple[str, ...]) -> Pool:
-        """Reserve ~20% of ``entries`` (never protected ones) for held-out splits."""
-        if len(entries) < MIN_POOL_TO_HOLD_OUT:
+        """Reserve up to ~20% of the reservable ``entries`` for the held-out splits.
+
+        Protected values and structural patterns (those with components) are
+        never reserved; lists with few reservable entries reserve nothing. An
+        entry is reserved only if each of its characters still occurs in an
+        unreserved entry of the same list, so a held-out value is a new
+        combination of characters its slot type uses in train (会员单 held out,
+        会员订单 seen), not out-of-vocabulary noise a character model cannot
+        place.
+        """
+        reservable = [e for e in entries if e not in PROTECTED_VALUES and not _components(e)]
+        if len(reservable) < MIN_RESERVABLE:
             return cls(entries, ())
-        candidates = [e for e in entries if e not in PROTECTED_VALUES]
-        rng.shuffle(candidates)
-        reserved = set(candidates[: round(len(entries) * HELD_OUT_FRACTION)])
+        rng.shuffle(reservable)
+        known = sum((_characters(e) for e in entries), Counter())
+        reserved = set()
+        for entry in reservable:
+            chars = _characters(entry)
+            if len(reserved) < round(len(reservable) * HELD_OUT_FRACTION) and all(
+                known[c] > count for c, count in chars.items()
+            ):
+                reserved.add(entry)
+                known.subtract(chars)
         return cls(
             tuple(e for e in entries if e not in reserved),
             tuple(e for e in entries if e in reserved),
@@ -575,9 +718,8 @@ class Pool:
 
 @dataclass(frozen=True)
 class Lexicon:
-    """All templates, value patterns, components and cues of one seeded corpus."""
+    """Value patterns, components and cues of one seeded corpus, split seen/reserved."""
 
-    templates: dict[str, Pool]
     slots: dict[str, Pool]
     components: dict[str, Pool]
     greetings: Pool
@@ -586,13 +728,12 @@ class Lexicon:
 
     @classmethod
     def build(cls, rng: random.Random) -> Lexicon:
-        """Decide, from ``rng``, which entries of every source are held out."""
+        """Decide, from ``rng``, which entries of every list are reserved."""
 
         def split_all(sources: dict[str, tuple[str, ...]]) -> dict[str, Pool]:
             return {name: Pool.split(rng, entries) for name, entries in sources.items()}
 
         return cls(
-            templates=split_all(TEMPLATES),
             slots=split_all(SLOT_SOURCES),
             components=split_all(COMPONENT_SOURCES),
             greetings=Pool.split(rng, GREETINGS),
@@ -600,35 +741,47 @@ class Lexicon:
             suffix_cues=split_all(SUFFIX_CUES),
         )
 
-    def template(self, rng: random.Random, intent: str, novel: bool) -> str:
-        """Pick a template; the running example's is favoured among cancel_order ones."""
-        if intent == "cancel_order" and not novel and rng.random() < RUNNING_TEMPLATE_SHARE:
-            return RUNNING_TEMPLATE
-        return self.templates[intent].draw(rng, novel)
-
     def value(self, rng: random.Random, slot: str, novel: bool) -> str:
-        """Realise a value for template slot ``slot`` (e.g. ``date``, ``object.order``)."""
-        if slot not in self.slots:
-            family = [name for name in self.slots if name.startswith(slot + ".")]
-            slot = rng.choices(family, weights=[len(SLOT_SOURCES[name]) for name in family])[0]
-        return self._expand(rng, self.slots[slot].draw(rng, novel), novel)
+        """Realise a value for template slot ``slot`` (e.g. ``date``, ``object.order``).
 
-    def _expand(self, rng: random.Random, pattern: str, novel: bool) -> str:
-        """Replace each ``<field>`` of a value pattern by a number or a component."""
+        A novel value is a reserved lexical value, or a structure with exactly one
+        reserved component; sources with neither (phone numbers, order ids) give
+        fresh random values anyway.
+        """
+        if slot not in self.slots:
+            slot = rng.choice([name for name in self.slots if name.startswith(slot + ".")])
+        pool = self.slots[slot]
+        options = (pool.held_out + tuple(p for p in pool.seen if _components(p))) if novel else ()
+        if not options:
+            return self._expand(rng, pool.draw(rng, False), None)
+        pattern = rng.choice(options)
+        components = _components(pattern)
+        return self._expand(rng, pattern, rng.choice(components) if components else None)
+
+    def _expand(self, rng: random.Random, pattern: str, novel_component: str | None) -> str:
+        """Fill each ``<field>`` of a pattern; only ``novel_component`` is drawn reserved."""
 
         def fill(match: re.Match) -> str:
             field = match.group(1)
             if field in NUMBER_FIELDS:
                 return NUMBER_FIELDS[field](rng)
-            return self.components[field].draw(rng, novel)
+            return self.components[field].draw(rng, field == novel_component)
 
-        return re.sub(r"<(\w+)>", fill, pattern)
+        return FIELD.sub(fill, pattern)
 
 
 def _filler(rng: random.Random, name: str) -> str:
     """Realise an untagged filler such as ``company``."""
-    pattern = rng.choice(FILLER_SOURCES[name])
-    return re.sub(r"<(\w+)>", lambda m: _filler(rng, m.group(1)), pattern)
+    return FIELD.sub(lambda m: _filler(rng, m.group(1)), rng.choice(FILLER_SOURCES[name]))
+
+
+def _template(rng: random.Random, intent: str, held_out: bool) -> str:
+    """Pick a template; the running example's is favoured among cancel_order ones."""
+    if held_out:
+        return rng.choice(HELD_OUT_TEMPLATES[intent])
+    if intent == "cancel_order" and rng.random() < RUNNING_TEMPLATE_SHARE:
+        return RUNNING_TEMPLATE
+    return rng.choice(TEMPLATES[intent])
 
 
 # --------------------------------------------------------------------------- #
@@ -655,21 +808,21 @@ def _realise_core(rng: random.Random, lexicon: Lexicon, template: str, held_out:
             segments.append((_filler(rng, piece), None))
         else:
             novel = held_out and rng.random() < HELD_OUT_VALUE_RATE
-            segments.append((lexicon.value(rng, piece, novel), piece.split(".")[0]))
-    return [s for s in segments if s[0]]
+            segments.append((lexicon.value(rng, piece, novel), piece.split(".", 1)[0]))
+    return segments
 
 
 def _utterance(
     rng: random.Random, lexicon: Lexicon, intent: str, sentiment: str, held_out: bool
 ) -> list[Segment]:
     """Build ``[greeting][prefix cue] core [suffix cue][end mark]`` as segments."""
-    novel_template = held_out and rng.random() < HELD_OUT_TEMPLATE_RATE
-    template = lexicon.template(rng, intent, novel_template)
-    is_question = template.endswith("？")
-    core = _realise_core(rng, lexicon, template.removesuffix("？"), held_out)
 
     def novel() -> bool:
         return held_out and rng.random() < HELD_OUT_VALUE_RATE
+
+    template = _template(rng, intent, held_out and rng.random() < HELD_OUT_TEMPLATE_RATE)
+    is_question = template.endswith("？")
+    core = _realise_core(rng, lexicon, template.removesuffix("？"), held_out)
 
     placement = None if sentiment == "neutral" else rng.choice(CUE_PLACEMENTS)
     head = lexicon.greetings.draw(rng, novel()) if rng.random() < GREETING_RATE else ""
@@ -697,10 +850,7 @@ def _example(segments: list[Segment], intent: str, sentiment: str | None) -> dic
             tags.extend(["O"] * len(text))
         else:
             tags.extend([f"B-{slot}"] + [f"I-{slot}"] * (len(text) - 1))
-    text = "".join(tokens)
-    if any(c.isspace() for c in text):
-        raise AssertionError(f"whitespace in generated text {text!r}")
-    return {"text": text, "tokens": tokens, "tags": tags, "intent": intent, "sentiment": sentiment}
+    return {"text": "".join(tokens), "tokens": tokens, "tags": tags, "intent": intent, "sentiment": sentiment}
 
 
 # --------------------------------------------------------------------------- #
