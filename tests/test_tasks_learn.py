@@ -24,7 +24,7 @@ def test_every_task_type_beats_chance(trained_synthetic):
 def test_run_directory_is_complete(trained_synthetic):
     run, metrics = trained_synthetic
     d = run.directory
-    for name in ("config.yaml", "state.json", "vocab.json", "data_report.json", "history.json",
+    for name in ("config.yaml", "state.json", "vocab.json", "data_report.json", "history.json", "training_curves.png",
                  "metrics.json", "metrics.md"):
         assert (d / name).is_file(), name
     saved = json.loads((d / "metrics.json").read_text("utf-8"))

@@ -7,6 +7,7 @@ Layout of ``RUN_DIR``::
     vocab.json           text vocabulary, categorical values, numeric statistics
     data_report.json     rows read, skipped rows and masked labels per split
     history.json         per-epoch losses and validation metrics
+    training_curves.png  the same as a plot
     metrics.json/.md     per-task and joint metrics on the test split
     checkpoints/last/    for --resume;  checkpoints/best/  the weights kept
     tensorboard/         scalars per task
@@ -29,6 +30,7 @@ from mtlflow.data.encode import EncodedSplit, encode_table, fit_tasks
 from mtlflow.data.readers import read_table
 from mtlflow.data.vocabulary import Vocabularies, fit_vocabularies
 from mtlflow.errors import MtlflowError
+from mtlflow.evaluate.plots import plot_history
 from mtlflow.evaluate.report import write_metrics
 from mtlflow.tasks import Task, create_task
 
@@ -72,15 +74,19 @@ def _holdout(split: EncodedSplit, fraction: float, seed: int) -> tuple[EncodedSp
     """Splits off a seeded ``fraction`` of ``split`` as validation data."""
     order = np.random.default_rng(seed).permutation(len(split))
     cut = max(1, int(round(len(split) * fraction)))
-    pick = lambda idx, name: EncodedSplit(  # noqa: E731
-        name=name,
-        features={k: v[idx] for k, v in split.features.items()},
-        labels={k: ([v[i] for i in idx] if isinstance(v, list) else v[idx]) for k, v in split.labels.items()},
-        masks={k: v[idx] for k, v in split.masks.items()},
-        locations=[split.locations[i] for i in idx],
-        issues=split.issues,
-    )
-    return pick(np.sort(order[cut:]), "train"), pick(np.sort(order[:cut]), "validation")
+
+    def pick(idx: np.ndarray, name: str, issues: dict) -> EncodedSplit:
+        return EncodedSplit(
+            name=name,
+            features={k: v[idx] for k, v in split.features.items()},
+            labels={k: ([v[i] for i in idx] if isinstance(v, list) else v[idx]) for k, v in split.labels.items()},
+            masks={k: v[idx] for k, v in split.masks.items()},
+            locations=[split.locations[i] for i in idx],
+            issues=issues,
+        )
+
+    held_out = {"rows": cut, "held_out_from": "train", "fraction": fraction, "seed": seed}
+    return pick(np.sort(order[cut:]), "train", split.issues), pick(np.sort(order[:cut]), "validation", held_out)
 
 
 def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
@@ -132,6 +138,7 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
         resume=resume, verbose=verbose, bucket_boundaries=config.data.bucket_boundaries,
     )
     (run_dir / "history.json").write_text(json.dumps(asdict(history), indent=1, default=float), "utf-8")
+    plot_history(json.loads((run_dir / "history.json").read_text("utf-8")), run_dir / "training_curves.png")
 
     final_split = test_split or validation_split
     metrics = {}
