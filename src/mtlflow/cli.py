@@ -70,8 +70,10 @@ def _import_tensorflow_quietly() -> None:
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
             import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device probing logs once, here
     finally:
         os.dup2(saved, 2)
         os.close(saved)
