@@ -132,6 +132,9 @@ class Trainer:
         mode = monitor_mode(stop.monitor, stop.mode) if stop else None
         writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard")) if self.run_dir else None
         steps_per_epoch = _steps_per_epoch(train, cfg.batch_size, bucket_boundaries)
+        if stop and int(self.wait.numpy()) >= stop.patience:  # a resumed run that had already stopped
+            history.stopped_early = True
+            start = cfg.epochs
         for epoch in range(start, cfg.epochs):
             began = time.perf_counter()
             batches = _epoch_batches(train, cfg.batch_size, cfg.seed + epoch, bucket_boundaries)
@@ -156,7 +159,7 @@ class Trainer:
             self._save(better or stop is None)
             _log_epoch(writer, record, self.weights)
             if verbose:
-                print(_epoch_line(record, cfg.epochs, stop.monitor if stop else None), flush=True)
+                print(_epoch_line(record, cfg.epochs, stop.monitor if stop and better else None), flush=True)
             if stop and int(self.wait.numpy()) >= stop.patience:
                 history.stopped_early = True
                 break
@@ -229,7 +232,7 @@ def _steps_per_epoch(data, batch_size: int, buckets) -> int | None:
 _HEADLINES = ("accuracy", "f1", "auc", "micro_f1", "rmse")
 
 
-def _epoch_line(record: dict, epochs: int, monitor: str | None) -> str:
+def _epoch_line(record: dict, epochs: int, improved_monitor: str | None) -> str:
     losses = " ".join(f"{k}={v:.4f}" for k, v in record["train_loss"].items())
     line = f"epoch {record['epoch']}/{epochs} ({record['seconds']:.1f}s) train loss: {losses}"
     validation = record.get("validation")
@@ -240,4 +243,6 @@ def _epoch_line(record: dict, epochs: int, monitor: str | None) -> str:
             if headline is not None and metrics[headline] is not None:
                 parts.append(f"{name}.{headline}={metrics[headline]:.4f}")
         line += " | validation: " + " ".join(parts)
+    if improved_monitor:
+        line += f" (best {improved_monitor} so far: kept)"
     return line
