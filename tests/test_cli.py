@@ -80,3 +80,16 @@ def test_schema_and_init(tmp_path, capsys):
     assert main(["init", "customer_service", str(tmp_path / "cs")]) == 2
     assert main(["init", "nope", str(tmp_path / "x")]) == 2
     assert "available: customer_service" in capsys.readouterr().err
+
+
+def test_predict_rejects_malformed_records(trained_synthetic, tmp_path, capsys):
+    run, _ = trained_synthetic
+    records = tmp_path / "bad.jsonl"
+    records.write_text('{"text": ["not", "a", "string"]}\n', "utf-8")
+    assert main(["predict", str(run.directory), "--input", str(records)]) == 2
+    err = capsys.readouterr().err
+    assert "input column 'text'" in err and "Traceback" not in err
+    records.write_text('{"txt": "typo in the column"}\n', "utf-8")
+    assert main(["predict", str(run.directory), "--input", str(records)]) == 2
+    assert "lack column 'text'" in capsys.readouterr().err
+    assert main(["export", str(run.directory), str(tmp_path / "x"), "--version", "-1"]) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from mtlflow.errors import MtlflowError
 from mtlflow.model.preprocessor import Preprocessor
 
 
@@ -44,11 +45,19 @@ class InferenceModule(tf.Module):
 
     def predict(self, columns: dict[str, list]) -> list[dict]:
         """Decoded predictions for a batch of raw columns, one dict per example."""
-        raw = {
-            name: tf.constant(np.asarray(columns[name], dtype=np.float32) if spec.dtype == tf.float32 else columns[name],
-                              dtype=spec.dtype)
-            for name, spec in self.signature.items()
-        }
+        raw = {}
+        for name, spec in self.signature.items():
+            try:
+                values = columns[name]
+                if spec.dtype == tf.float32:
+                    values = np.asarray(values, dtype=np.float32)
+                raw[name] = tf.ensure_shape(tf.constant(values, dtype=spec.dtype), spec.shape)
+            except KeyError:
+                raise MtlflowError(f"input column {name!r} is missing; the model takes {', '.join(self.signature)}") from None
+            except (TypeError, ValueError, tf.errors.InvalidArgumentError) as exc:
+                expected = f"{spec.dtype.name} of shape {spec.shape.as_list()} (None = any)"
+                first = str(exc).strip().splitlines()[0][:120]
+                raise MtlflowError(f"input column {name!r}: expected {expected}; {first}") from None
         outputs = {k: v.numpy() for k, v in self.serve(raw).items()}
         n = len(next(iter(columns.values())))
         return [{task.name: task.decode(outputs, i) for task in self._task_objects} for i in range(n)]

@@ -35,6 +35,8 @@ def export_saved_model(module: InferenceModule, base: str | Path, version: int |
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
         version = (existing_versions(base) or [0])[-1] + 1
+    if version < 0:
+        raise MtlflowError(f"--version must be a non-negative integer, got {version}")
     target = base / str(version)
     if target.exists():
         raise MtlflowError(f"{target}: version {version} already exists; pick another --version or remove it")
