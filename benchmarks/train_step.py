@@ -54,6 +54,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import replace_section  # noqa: E402
 from mtlflow.config import parse_config  # noqa: E402
 from mtlflow.data.vocabulary import Vocabularies  # noqa: E402
 from mtlflow.model.build import build_model  # noqa: E402
@@ -461,15 +463,6 @@ def table(result: dict) -> str:
     return "\n".join(rows)
 
 
-INTRO = """# Benchmarks
-
-Each script in `benchmarks/` prints its numbers, writes them to
-`benchmarks/results/<name>.json` (machine, versions, configuration, per-repetition numbers)
-and updates its own section below with the command that produced it. The machine is a shared,
-noisy 2-core CPU VM: compare numbers only within one run of one script.
-"""
-
-
 def markdown_section(result: dict) -> str:
     med = result["examples_per_second"]["median"]
     cpu = result["examples_per_cpu_second"]["median"]
@@ -585,17 +578,8 @@ def findings(result: dict, spe: int) -> str:
 
 
 def write_markdown(path: Path, section: str) -> None:
-    """Replaces this benchmark's section (up to the next ``## `` heading), keeping the others."""
-    text = path.read_text() if path.exists() else INTRO
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
-        new = before + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after.rstrip("\n") + "\n" if after else "")
-    path.write_text(new)
+    """Replaces this benchmark's section of BENCHMARKS.md, keeping the others."""
+    replace_section(path, SECTION, section)
 
 
 def main(argv: list[str] | None = None) -> int:
