@@ -165,6 +165,9 @@ class Trainer:
                 break
         if stop and history.best_epoch is None and not math.isnan(self.best.numpy()):
             history.best_value = float(self.best.numpy())
+        if self._managers is not None and self._managers[1].latest_checkpoint is None:
+            # the monitor never gave a number (e.g. NaN): keep the last weights as "best"
+            self._managers[1].save(checkpoint_number=int(self.epoch.numpy()))
         self.restore_best()
         return history
 
