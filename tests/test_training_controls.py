@@ -71,3 +71,20 @@ def test_the_step_is_traced_once_despite_varying_lengths(tmp_path):
     assert len(history["epochs"]) == 2
     assert absolute_config(load_config(path), path.parent).data.bucket_boundaries == [6, 9, 12]
     assert run.trainer.train_function.experimental_get_tracing_count() == 1
+
+
+def test_a_monitor_that_never_gives_a_number_still_leaves_best_weights(tmp_path):
+    """Validation without any `flag` label: flag.auc is NaN every epoch, yet the run loads."""
+    from mtlflow.run import load_run
+
+    path = write_synthetic_project(tmp_path / "p", n_train=120, epochs=2)
+    rows = synthetic_rows(60, seed=5)
+    for row in rows:
+        row["flag"] = None
+    write_jsonl(rows, path.parent / "validation.jsonl")
+    text = path.read_text().replace("early_stopping: null", "early_stopping: {monitor: flag.auc, patience: 5}")
+    path.write_text(text, "utf-8")
+    train(path, tmp_path / "run", verbose=False, export=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["best_epoch"] is None and len(history["epochs"]) == 2
+    assert load_run(tmp_path / "run").model is not None
