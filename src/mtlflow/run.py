@@ -123,6 +123,9 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     vocab = Vocabularies.load(run_dir / "vocab.json") if resume and (run_dir / "vocab.json").exists() \
         else fit_vocabularies(train_split.features, config.inputs)
     _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split])
+    for split in (train_split, validation_split, test_split):
+        for line in _issue_lines(split):
+            log(f"mtlflow: {line}")
     log(f"mtlflow: {len(train_split)} training examples, "
         f"{len(validation_split) if validation_split else 0} validation, {len(test_split) if test_split else 0} test; "
         f"tasks: {', '.join(f'{n} ({t.type_name})' for n, t in tasks.items())}")
@@ -148,6 +151,22 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     if export and config.export.base_dir:
         export_run(run, run_dir / config.export.base_dir, metrics=metrics)
     return run, metrics
+
+
+def _issue_lines(split: EncodedSplit | None) -> list[str]:
+    """Human-readable counts of what a split masked or skipped (nothing silent)."""
+    if split is None or "labels" not in split.issues:
+        return []
+    lines = []
+    skipped = split.issues["skipped_rows"]
+    if skipped:
+        lines.append(f"{split.name}: skipped {len(skipped)} bad rows (first: {skipped[0]['reason']})")
+    for task, counts in split.issues["labels"].items():
+        if counts["missing"]:
+            lines.append(f"{split.name}: {counts['missing']} rows without a {task!r} label (masked for that task)")
+        if counts["bad"]:
+            lines.append(f"{split.name}: {counts['bad']} bad {task!r} labels masked (first: {counts['messages'][0]})")
+    return lines
 
 
 def _save_run_files(run_dir: Path, config: Config, tasks, vocab: Vocabularies, splits) -> None:
