@@ -167,7 +167,7 @@ def cmd_demo(args) -> int:
 def cmd_evaluate(args) -> int:
     from mtlflow.run import evaluate_run, load_run
 
-    metrics = evaluate_run(load_run(args.run_dir), args.data)
+    metrics = evaluate_run(load_run(args.run_dir), args.data, log=lambda line: print(line, file=sys.stderr))
     if args.json:
         from mtlflow.evaluate.report import json_safe
 

@@ -210,14 +210,19 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(run_dir, config, tasks, vocab, model, Preprocessor(config.inputs, vocab))
 
 
-def evaluate_run(run: Run, data: str | None = None) -> dict:
-    """Metrics of ``run`` on ``data`` (default: the config's test split, else validation)."""
+def evaluate_run(run: Run, data: str | None = None, log=None) -> dict:
+    """Metrics of ``run`` on ``data`` (default: the config's test split, else validation).
+
+    ``log`` (e.g. ``print``) receives one line per kind of label masked or row skipped.
+    """
     from mtlflow.evaluate.evaluator import Evaluator
 
     path = data or run.config.data.test or run.config.data.validation
     if path is None:
         raise MtlflowError("no evaluation data: pass --data FILE (the config has no test or validation split)")
     split = read_split(run.config, path, run.tasks, "evaluation")
+    for line in _issue_lines(split) if log else ():
+        log(f"mtlflow: {line}")
     weights = {n: t.spec.weight for n, t in run.tasks.items()}
     metrics = Evaluator(run.model, run.tasks, weights).evaluate(
         run.split_data(split).batches(run.config.training.batch_size))
