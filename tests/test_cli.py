@@ -93,3 +93,15 @@ def test_predict_rejects_malformed_records(trained_synthetic, tmp_path, capsys):
     assert main(["predict", str(run.directory), "--input", str(records)]) == 2
     assert "lack column 'text'" in capsys.readouterr().err
     assert main(["export", str(run.directory), str(tmp_path / "x"), "--version", "-1"]) == 2
+
+
+def test_a_data_error_leaves_no_run_directory(tmp_path, capsys):
+    config = write_synthetic_project(tmp_path / "p", n_train=40, epochs=1)
+    lines = (tmp_path / "p" / "train.jsonl").read_text("utf-8").splitlines()
+    lines[6] = lines[6].replace('"topic": "', '"topic": 7, "x": "')  # a number where a label is expected
+    lines[9] = "{not json"
+    (tmp_path / "p" / "train.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    assert main(["train", str(config), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mtlflow: data error:") and "train.jsonl:10:" in err
+    assert not (tmp_path / "run").exists()

@@ -89,11 +89,28 @@ def _holdout(split: EncodedSplit, fraction: float, seed: int) -> tuple[EncodedSp
     return pick(np.sort(order[cut:]), "train", split.issues), pick(np.sort(order[:cut]), "validation", held_out)
 
 
+def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | None = None):
+    """Train, validation and test splits, encoded; fits the tasks' label codecs on train.
+
+    ``previous_run``: a run being resumed, whose label inventories are kept.
+    """
+    train_table = read_table(config.data.train, config.data.format, on_bad_row=config.data.on_bad_row)
+    fit_tasks(train_table, config, tasks)
+    if previous_run is not None:
+        _load_task_state(tasks, previous_run)
+    train_split = encode_table(train_table, config, tasks, "train")
+    validation_split = None
+    if config.data.validation:
+        validation_split = read_split(config, config.data.validation, tasks, "validation")
+    elif config.data.validation_split > 0:
+        train_split, validation_split = _holdout(train_split, config.data.validation_split, config.training.seed)
+    test_split = read_split(config, config.data.test, tasks, "test") if config.data.test else None
+    return train_split, validation_split, test_split
+
+
 def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
           verbose: bool = True, export: bool = True) -> tuple[Run, dict]:
     """Trains the config's model into a run directory; returns the run and test metrics."""
-    import tensorflow as tf
-
     from mtlflow.model.build import build_model
     from mtlflow.model.preprocessor import Preprocessor
     from mtlflow.train.trainer import Trainer
@@ -103,25 +120,14 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     run_dir = Path(out) if out else Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / "checkpoints").exists() and not resume:
         raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    log = print if verbose else (lambda *a, **k: None)
 
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
-    log = print if verbose else (lambda *a, **k: None)
-    train_table = read_table(config.data.train, config.data.format, on_bad_row=config.data.on_bad_row)
-    fit_tasks(train_table, config, tasks)
-    if resume and (run_dir / "state.json").exists():  # keep the inventories the checkpoint was trained with
-        _load_task_state(tasks, run_dir)
-    train_split = encode_table(train_table, config, tasks, "train")
-    if config.data.validation:
-        validation_split = read_split(config, config.data.validation, tasks, "validation")
-    elif config.data.validation_split > 0:
-        train_split, validation_split = _holdout(train_split, config.data.validation_split, config.training.seed)
-    else:
-        validation_split = None
-    test_split = read_split(config, config.data.test, tasks, "test") if config.data.test else None
-
-    vocab = Vocabularies.load(run_dir / "vocab.json") if resume and (run_dir / "vocab.json").exists() \
+    previous = run_dir if resume and (run_dir / "state.json").exists() else None
+    train_split, validation_split, test_split = read_splits(config, tasks, previous)
+    vocab = Vocabularies.load(previous / "vocab.json") if previous \
         else fit_vocabularies(train_split.features, config.inputs)
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the data has been read without error
     _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split])
     for split in (train_split, validation_split, test_split):
         for line in _issue_lines(split):
