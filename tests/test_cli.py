@@ -82,6 +82,16 @@ def test_schema_and_init(tmp_path, capsys):
     assert "available: customer_service" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("template", ["snips", "sentence_vectors"])
+def test_config_only_templates_are_valid(template, tmp_path, capsys):
+    from mtlflow.config import load_config
+
+    assert main(["init", template, str(tmp_path / template)]) == 0
+    assert "point its data paths" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / template).iterdir()) == ["config.yaml"]
+    assert load_config(tmp_path / template / "config.yaml").tasks
+
+
 def test_predict_rejects_malformed_records(trained_synthetic, tmp_path, capsys):
     run, _ = trained_synthetic
     records = tmp_path / "bad.jsonl"

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from mtlflow.errors import MtlflowError
 
-TEMPLATES = {"customer_service": "customer_service.yaml", "demo": "customer_service.yaml"}
+TEMPLATES = {
+    "customer_service": "customer_service.yaml",  # with its generated corpus
+    "demo": "customer_service.yaml",
+    "snips": "snips.yaml",  # JointBERT-format intent + slots; bring the data
+    "sentence_vectors": "sentence_vectors.yaml",  # 768-d vectors → two heads; bring the data
+}
+WITH_DATA = {"customer_service.yaml"}
 DEMO_TEXT = "我想取消昨天下的订单"
 
 
@@ -111,7 +117,10 @@ def cmd_init(args) -> int:
     if config_path.exists():
         raise MtlflowError(f"{config_path} already exists; pick an empty directory")
     write_template(template, directory)
-    print(f"wrote {config_path} and its data; train it with: mtlflow train {config_path}")
+    if template in WITH_DATA:
+        print(f"wrote {config_path} and its data; train it with: mtlflow train {config_path}")
+    else:
+        print(f"wrote {config_path}; point its data paths at your files, then: mtlflow train {config_path}")
     return 0
 
 
@@ -121,7 +130,8 @@ def write_template(template: str, directory: Path, examples: int = 6000, seed: i
     from mtlflow.data.customer_service import write_corpus
 
     directory.mkdir(parents=True, exist_ok=True)
-    write_corpus(directory, n=examples, seed=seed)
+    if template in WITH_DATA:
+        write_corpus(directory, n=examples, seed=seed)
     config_path = directory / "config.yaml"
     config_path.write_text(files("mtlflow.templates").joinpath(template).read_text("utf-8"), "utf-8")
     return config_path
