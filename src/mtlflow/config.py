@@ -8,7 +8,7 @@ prints the JSON schema of :class:`Config` for editors.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -331,8 +331,6 @@ def _allowed_keys(loc: tuple, raw: dict) -> list[str]:
 
 
 def _section_model(annotation: Any, node: Any):
-    from typing import get_args
-
     candidates = [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, StrictModel)]
     if len(candidates) > 1 and isinstance(node, dict):
         for cls in candidates:
@@ -343,8 +341,6 @@ def _section_model(annotation: Any, node: Any):
 
 
 def _flatten(annotation: Any) -> list:
-    from typing import get_args
-
     args = get_args(annotation)
     if not args:
         return [annotation]

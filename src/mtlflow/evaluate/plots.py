@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_HEADLINES = ("accuracy", "f1", "auc", "micro_f1", "rmse")
+from mtlflow.evaluate.report import HEADLINE_METRICS
 
 
 def plot_history(history: dict, path: str | Path) -> Path | None:
@@ -31,7 +31,7 @@ def plot_history(history: dict, path: str | Path) -> Path | None:
         right = axes[0][1]
         for task in tasks + ["joint"]:
             metrics = epochs[0]["validation"].get(task, {})
-            metric = next((m for m in _HEADLINES if m in metrics), None)
+            metric = next((m for m in HEADLINE_METRICS if m in metrics), None)
             if metric is not None:
                 right.plot(x, [e["validation"][task].get(metric) for e in epochs], marker="o", ms=3,
                            label=f"{task}.{metric}")

@@ -12,6 +12,9 @@ import numpy as np
 
 PER_TYPE_KEY = "per_type"
 
+HEADLINE_METRICS = ("accuracy", "f1", "auc", "micro_f1", "rmse")
+"""The metric that stands for a task in one-line summaries, by task type."""
+
 
 def _cell(value: Any) -> str:
     """Format one table cell: floats to 4 decimals, ints as is, NaN / None as ``n/a``."""

@@ -29,3 +29,30 @@ def lookup_or_raise(index: dict[str, int], value, task: str, location: str, inve
             "training data or the task's `labels`, or set data.on_bad_label: mask to skip it"
         )
     return index[key]
+
+
+class InventoryMixin:
+    """Holds a task's ordered label inventory and its ``label → index`` map.
+
+    Assigning ``labels`` (``fit``, ``load_state``, or a user setting it directly)
+    rebuilds the index, so encoding never sees a stale one.
+    """
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    @labels.setter
+    def labels(self, values) -> None:
+        self._labels = list(values)
+        self._index = {label: i for i, label in enumerate(self._labels)}
+
+    def state(self) -> dict:
+        return {"labels": self.labels}
+
+    def load_state(self, state: dict) -> None:
+        self.labels = state["labels"]
+
+    def index_of(self, value, location: str) -> int:
+        """Index of one raw label; a LabelError names the task, place and fix when unknown."""
+        return lookup_or_raise(self._index, value, self.name, location, self._labels)

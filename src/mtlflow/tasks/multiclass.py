@@ -9,7 +9,7 @@ import numpy as np
 
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import Task, as_text
-from mtlflow.tasks.inventory import build_inventory, lookup_or_raise
+from mtlflow.tasks.inventory import InventoryMixin, build_inventory
 from mtlflow.tasks.spec import TaskSpec
 
 
@@ -25,7 +25,7 @@ class MulticlassSpec(TaskSpec):
     labels: list[str] | None = None
 
 
-class MulticlassTask(Task):
+class MulticlassTask(InventoryMixin, Task):
     """Softmax over K classes; loss ``-log p(y|x)`` (sparse categorical cross-entropy)."""
 
     type_name = "multiclass"
@@ -34,23 +34,15 @@ class MulticlassTask(Task):
 
     def __init__(self, spec: MulticlassSpec):
         super().__init__(spec)
-        self.labels: list[str] = list(spec.labels or [])
+        self.labels = spec.labels or []
 
     def fit(self, values):
         self.labels = build_inventory((str(v) for v in values if v is not None), self.spec.labels)
 
-    def state(self):
-        return {"labels": self.labels}
-
-    def load_state(self, state):
-        self.labels = list(state["labels"])
-
     def encode(self, value: Any, location: str):
         if value is None:
             return 0, 0.0
-        if not hasattr(self, "_index"):
-            self._index = {label: i for i, label in enumerate(self.labels)}
-        return lookup_or_raise(self._index, value, self.name, location, self.labels), 1.0
+        return self.index_of(value, location), 1.0
 
     def missing_label(self):
         return 0

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import LabelError, Task, as_text
-from mtlflow.tasks.inventory import build_inventory, lookup_or_raise
+from mtlflow.tasks.inventory import InventoryMixin, build_inventory
 from mtlflow.tasks.spec import TaskSpec
 
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
@@ -34,7 +34,7 @@ class MultilabelSpec(TaskSpec):
     separator: str = Field("|", min_length=1)
 
 
-class MultilabelTask(Task):
+class MultilabelTask(InventoryMixin, Task):
     """``p_l = sigmoid(w_l·h + b_l)``; loss ``mean_l BCE(y_l, p_l)``; predict ``p_l ≥ t_l``."""
 
     type_name = "multilabel"
@@ -43,7 +43,7 @@ class MultilabelTask(Task):
 
     def __init__(self, spec: MultilabelSpec):
         super().__init__(spec)
-        self.labels: list[str] = list(spec.labels or [])
+        self.labels = spec.labels or []
 
     def _split(self, value: Any, location: str) -> list[str] | None:
         if value is None:
@@ -66,12 +66,6 @@ class MultilabelTask(Task):
                 continue  # encode() reports it with its location
         self.labels = build_inventory(seen, self.spec.labels)
 
-    def state(self):
-        return {"labels": self.labels}
-
-    def load_state(self, state):
-        self.labels = list(state["labels"])
-
     @property
     def thresholds(self) -> np.ndarray:
         t = self.spec.threshold
@@ -90,10 +84,8 @@ class MultilabelTask(Task):
         target = np.zeros(len(self.labels), np.float32)
         if names is None:
             return target, 0.0
-        if not hasattr(self, "_index"):
-            self._index = {label: i for i, label in enumerate(self.labels)}
         for name in names:
-            target[lookup_or_raise(self._index, name, self.name, location, self.labels)] = 1.0
+            target[self.index_of(name, location)] = 1.0
         return target, 1.0
 
     def missing_label(self):

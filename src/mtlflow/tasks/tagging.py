@@ -10,7 +10,7 @@ import numpy as np
 from mtlflow.evaluate import metrics as M
 from mtlflow.evaluate.spans import spans_from_tags
 from mtlflow.tasks.base import LabelError, Task, as_text
-from mtlflow.tasks.inventory import build_inventory, lookup_or_raise
+from mtlflow.tasks.inventory import InventoryMixin, build_inventory
 from mtlflow.tasks.spec import TaskSpec
 from mtlflow.tasks.viterbi import bio_constraints, viterbi_numpy, viterbi_tf
 
@@ -37,7 +37,7 @@ class TaggingSpec(TaskSpec):
     constrained: bool = True
 
 
-class TaggingTask(Task):
+class TaggingTask(InventoryMixin, Task):
     """Per-token softmax over tags; loss: token cross-entropy, masked at padding.
 
     Metrics are span-level precision / recall / F1 (CoNLL-2000 ``conlleval``; Tjong Kim
@@ -51,7 +51,7 @@ class TaggingTask(Task):
 
     def __init__(self, spec: TaggingSpec):
         super().__init__(spec)
-        self.labels: list[str] = list(spec.labels or [])
+        self.labels = spec.labels or []
 
     def split(self, value: Any, location: str) -> list[str] | None:
         """The raw tag column as a list of tags (None when missing)."""
@@ -88,27 +88,17 @@ class TaggingTask(Task):
                 seen.extend(self.split(value, "") or [])
             except LabelError:
                 continue  # encode() reports it with its location
-        self.labels = build_inventory(seen, self.spec.labels)
-        if "O" in self.labels:  # "O" first: the id of padding and of "no span"
-            self.labels.remove("O")
-        self.labels.insert(0, "O")
-
-    def state(self):
-        return {"labels": self.labels}
-
-    def load_state(self, state):
-        self.labels = list(state["labels"])
+        inventory = build_inventory(seen, self.spec.labels)
+        self.labels = ["O"] + [tag for tag in inventory if tag != "O"]  # "O" first: padding and "no span"
 
     def encode(self, value: Any, location: str):
         tags = self.split(value, location)
         if tags is None:
             return np.zeros(0, np.int32), 0.0
-        if not hasattr(self, "_index"):
-            self._index = {label: i for i, label in enumerate(self.labels)}
         ids = np.empty(len(tags), np.int32)
         for i, tag in enumerate(tags):
             self._check_scheme(tag, location)
-            ids[i] = lookup_or_raise(self._index, tag, self.name, location, self.labels)
+            ids[i] = self.index_of(tag, location)
         return ids, 1.0
 
     def missing_label(self):
@@ -125,8 +115,10 @@ class TaggingTask(Task):
         return [self.labels[i] for i in ids]
 
     def _constraints(self):
-        if not hasattr(self, "_constraint_tables"):
-            self._constraint_tables = bio_constraints(self.labels, self.spec.scheme)
+        """Transition/start/end scores of the current tag inventory (cached per inventory)."""
+        key = tuple(self.labels)
+        if getattr(self, "_constraints_for", None) != key:
+            self._constraint_tables, self._constraints_for = bio_constraints(self.labels, self.spec.scheme), key
         return self._constraint_tables
 
     def best_tags(self, probabilities: np.ndarray) -> list[str]:

@@ -20,6 +20,7 @@ import tensorflow as tf
 from mtlflow.config import TrainingConfig
 from mtlflow.errors import TrainingError
 from mtlflow.evaluate.evaluator import Evaluator
+from mtlflow.evaluate.report import HEADLINE_METRICS
 from mtlflow.train.checkpoint import model_checkpoint, restore
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
 from mtlflow.train.losses import task_losses, weighted_total
@@ -232,9 +233,6 @@ def _steps_per_epoch(data, batch_size: int, buckets) -> int | None:
     return None if buckets else math.ceil(data.size / batch_size)
 
 
-_HEADLINES = ("accuracy", "f1", "auc", "micro_f1", "rmse")
-
-
 def _epoch_line(record: dict, epochs: int, improved_monitor: str | None) -> str:
     losses = " ".join(f"{k}={v:.4f}" for k, v in record["train_loss"].items())
     line = f"epoch {record['epoch']}/{epochs} ({record['seconds']:.1f}s) train loss: {losses}"
@@ -242,7 +240,7 @@ def _epoch_line(record: dict, epochs: int, improved_monitor: str | None) -> str:
     if validation:
         parts = []
         for name, metrics in validation.items():
-            headline = next((k for k in _HEADLINES if k in metrics), None)
+            headline = next((k for k in HEADLINE_METRICS if k in metrics), None)
             if headline is not None and metrics[headline] is not None:
                 parts.append(f"{name}.{headline}={metrics[headline]:.4f}")
         line += " | validation: " + " ".join(parts)
