@@ -26,7 +26,10 @@ DEMO_TEXT = "我想取消昨天下的订单"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mtlflow import __version__
+
     parser = argparse.ArgumentParser(prog="mtlflow", description="Config-driven multi-task learning on TensorFlow.")
+    parser.add_argument("--version", action="version", version=f"mtlflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="generate the customer-service corpus, train, evaluate, export, predict")
