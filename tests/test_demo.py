@@ -8,9 +8,9 @@ from mtlflow.cli import main
 
 
 def test_demo_small_end_to_end(tmp_path, capsys):
-    """The whole flow on a small corpus and 3 epochs: every artefact is there and usable."""
+    """The whole flow on a small corpus and 5 epochs: every artefact is there and usable."""
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--examples", "1200", "--epochs", "3"]) == 0
+    assert main(["demo", "--out", str(out), "--examples", "1200", "--epochs", "5"]) == 0
     printed = capsys.readouterr().out
     assert "我想取消昨天下的订单" in printed and "| intent | accuracy |" in printed
     for name in ("config.yaml", "metrics.json", "metrics.md", "history.json", "training_curves.png"):
@@ -19,7 +19,7 @@ def test_demo_small_end_to_end(tmp_path, capsys):
     assert (out / "data" / "train.jsonl").is_file()
     metrics = json.loads((out / "metrics.json").read_text("utf-8"))
     assert set(metrics) == {"intent", "slots", "sentiment", "joint"}
-    assert metrics["intent"]["accuracy"] > 0.5  # 11 intents: chance < 0.2, even after 3 epochs
+    assert metrics["intent"]["accuracy"] > 0.6  # 11 intents: chance < 0.2 (0.87 in one run)
     assert main(["demo", "--out", str(out)]) == 2  # never overwrites a run
 
 
