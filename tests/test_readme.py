@@ -29,3 +29,17 @@ def test_keras_by_hand_example_builds():
     namespace: dict = {"keras": keras}
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["model"].count_params() == 768 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10 + 64 * 3 + 3
+
+
+def test_config_walk_through_is_the_demo_template():
+    """The README's annotated config is exactly the config `mtlflow init customer_service` writes."""
+    from importlib.resources import files
+
+    import yaml
+
+    from mtlflow.config import parse_config
+
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text("utf-8"), flags=re.S) if "tasks:" in b]
+    template = files("mtlflow.templates").joinpath("customer_service.yaml").read_text("utf-8")
+    assert yaml.safe_load(block) == yaml.safe_load(template)
+    parse_config(yaml.safe_load(block))
