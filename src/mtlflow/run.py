@@ -141,18 +141,18 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     run = Run(run_dir, config, tasks, vocab, model, preprocessor)
     trainer = Trainer(model, tasks, config.training, run_dir)
     run.trainer = trainer
+    validation_data = run.split_data(validation_split) if validation_split else None
     history = trainer.fit(
-        run.split_data(train_split),
-        run.split_data(validation_split) if validation_split else None,
+        run.split_data(train_split), validation_data,
         resume=resume, verbose=verbose, bucket_boundaries=config.data.bucket_boundaries,
     )
     (run_dir / "history.json").write_text(json.dumps(asdict(history), indent=1, default=float), "utf-8")
     plot_history(json.loads((run_dir / "history.json").read_text("utf-8")), run_dir / "training_curves.png")
 
-    final_split = test_split or validation_split
+    final_data = run.split_data(test_split) if test_split else validation_data
     metrics = {}
-    if final_split is not None:
-        metrics = trainer.evaluator.evaluate(run.split_data(final_split).batches(config.training.batch_size))
+    if final_data is not None:
+        metrics = trainer.evaluator.evaluate(final_data.batches(config.training.batch_size))
         write_metrics(metrics, run_dir)
     if export and config.export.base_dir:
         export_run(run, run_dir / config.export.base_dir, metrics=metrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, NamedTuple, Sequence
 
+import keras
 import numpy as np
 
 from mtlflow.errors import DataError
@@ -52,6 +53,7 @@ class Task:
     type_name: ClassVar[str]
     spec_class: ClassVar[type[TaskSpec]]
     level: ClassVar[str] = "example"
+    label_dtype: ClassVar[str] = "int32"
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec
@@ -76,8 +78,6 @@ class Task:
         """The placeholder label stored for a masked example."""
         raise NotImplementedError
 
-    label_dtype: ClassVar[str] = "int32"
-
     # ---- model ----------------------------------------------------------------------
     def build_head(self, x):
         """Builds tower and head on the shared representation ``x`` (a Keras tensor)."""
@@ -85,8 +85,6 @@ class Task:
 
     def tower(self, x):
         """Task-specific dense layers (``spec.tower``) with dropout, named ``<task>_tower_<i>``."""
-        import keras
-
         for i, units in enumerate(self.spec.tower):
             x = keras.layers.Dense(units, activation="relu", name=f"{self.name}_tower_{i}")(x)
             if self.spec.dropout:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 from pydantic import Field
 
 from mtlflow.evaluate import metrics as M
@@ -75,8 +76,6 @@ class BinaryTask(Task):
         return (np.reshape(y_pred, (-1,)) >= self.spec.threshold) == (y_true >= 0.5)
 
     def serving_outputs(self, y_pred, tokens=None):
-        import tensorflow as tf
-
         p = tf.reshape(y_pred, [-1])
         return {
             f"{self.name}_probability": p,

@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import Task, as_text
@@ -65,8 +66,6 @@ class MulticlassTask(InventoryMixin, Task):
         return np.argmax(y_pred, axis=-1) == y_true
 
     def serving_outputs(self, y_pred, tokens=None):
-        import tensorflow as tf
-
         names = tf.constant(self.labels)
         best = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
         return {

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 from pydantic import Field
 
 from mtlflow.evaluate import metrics as M
@@ -107,8 +108,6 @@ class MultilabelTask(InventoryMixin, Task):
         return np.all((y_pred >= self.thresholds) == (y_true >= 0.5), axis=-1)
 
     def serving_outputs(self, y_pred, tokens=None):
-        import tensorflow as tf
-
         chosen = y_pred >= tf.constant(self.thresholds)
         names = tf.broadcast_to(tf.constant(self.labels), tf.shape(chosen))
         return {

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import LabelError, Task
@@ -93,8 +94,6 @@ class RegressionTask(Task):
         return {"rmse": M.rmse(y_true, y_pred), "mae": M.mae(y_true, y_pred)}
 
     def serving_outputs(self, y_pred, tokens=None):
-        import tensorflow as tf
-
         return {f"{self.name}_value": tf.reshape(y_pred, [-1])}
 
     def decode(self, outputs, index, tokens=None):

@@ -6,11 +6,13 @@ from typing import Any, ClassVar, Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from mtlflow.evaluate import metrics as M
 from mtlflow.evaluate.spans import spans_from_tags
 from mtlflow.tasks.base import LabelError, Task, as_text
 from mtlflow.tasks.inventory import InventoryMixin, build_inventory
+from mtlflow.tasks.span_decoding import decode_spans
 from mtlflow.tasks.spec import TaskSpec
 from mtlflow.tasks.viterbi import bio_constraints, viterbi_numpy, viterbi_tf
 
@@ -145,10 +147,6 @@ class TaggingTask(InventoryMixin, Task):
         )
 
     def serving_outputs(self, y_pred, tokens=None):
-        import tensorflow as tf
-
-        from mtlflow.tasks.span_decoding import decode_spans
-
         if self.spec.constrained:
             scores = tf.math.log(tf.maximum(y_pred, 1e-12))
             best = viterbi_tf(scores, tokens.mask, *self._constraints())

@@ -56,7 +56,6 @@ def viterbi_tf(scores, mask, transitions, start, end):
     transitions = tf.constant(transitions) if isinstance(transitions, np.ndarray) else transitions
     mask = tf.cast(mask, tf.bool)
     batch, k = tf.shape(scores)[0], tf.shape(scores)[2]
-    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
     first = scores[:, 0] + start
     steps = tf.transpose(scores[:, 1:], [1, 0, 2])  # [time-1, batch, tags]
     step_mask = tf.transpose(mask[:, 1:], [1, 0])
@@ -81,7 +80,7 @@ def viterbi_tf(scores, mask, transitions, start, end):
 
     earlier = tf.scan(backward, pointers, initializer=last, reverse=True)  # [time-1, batch]
     path = tf.concat([tf.transpose(earlier, [1, 0]), last[:, None]], axis=1)
-    return tf.where(mask, path, 0) * tf.cast(lengths[:, None] > 0, tf.int32)
+    return tf.where(mask, path, 0)
 
 
 def viterbi_numpy(scores: np.ndarray, transitions: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
