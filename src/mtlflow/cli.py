@@ -180,13 +180,19 @@ def cmd_demo(args) -> int:
 def cmd_evaluate(args) -> int:
     from mtlflow.run import evaluate_run, load_run
 
-    metrics = evaluate_run(load_run(args.run_dir), args.data, log=lambda line: print(line, file=sys.stderr))
+    run = load_run(args.run_dir)
+    metrics = evaluate_run(run, args.data, log=lambda line: print(line, file=sys.stderr))
     if args.json:
         from mtlflow.evaluate.report import json_safe
 
         print(json.dumps(json_safe(metrics), ensure_ascii=False, indent=1))
     else:
         _print_metrics(metrics)
+        if run.gates:
+            from mtlflow.evaluate.gates import gates_markdown
+
+            print(f"\nmean gate weight per task × expert (plot: {run.directory / 'gates.png'}):")
+            print(gates_markdown(run.gates), end="")
     return 0
 
 

@@ -97,13 +97,60 @@ class EncoderConfig(StrictModel):
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
 
 
-class SharingConfig(StrictModel):
-    """How tasks share parameters: ``hard`` (one encoder, optional shared layers) or
-    ``none`` (a separate encoder per task: the single-task baseline)."""
+_SHARING_KEYS = {
+    "hard": {"units", "dropout"},
+    "none": {"units", "dropout"},
+    "mmoe": {"experts", "expert_units", "gate_units", "dropout"},
+    "cgc": {"shared_experts", "task_experts", "expert_units", "dropout"},
+    "ple": {"shared_experts", "task_experts", "expert_units", "levels", "dropout"},
+    "cross_stitch": {"units", "alpha_self", "dropout"},
+}
 
-    type: Literal["hard", "none"] = "hard"
-    units: list[PositiveInt] = Field(default_factory=list)
+
+class SharingConfig(StrictModel):
+    """How tasks share the encoder's output; switching architecture is one line.
+
+    * ``hard``: one encoder for every task, then optional shared ``units`` layers;
+    * ``none``: a separate encoder (and ``units`` layers) per task, the single-task baseline;
+    * ``mmoe``: ``experts`` MLP experts of ``expert_units``, one softmax gate per task
+      (Ma et al., KDD 2018);
+    * ``cgc`` / ``ple``: ``shared_experts`` plus ``task_experts`` per task, gated per task,
+      over ``levels`` extraction levels for ``ple`` (Tang et al., RecSys 2020);
+    * ``cross_stitch``: one MLP column of ``units`` per task, mixed after every layer by a
+      learned matrix initialised to ``alpha_self`` on its diagonal (Misra et al., CVPR 2016).
+
+    Sentence-level tasks share the pooled vector and token-level tasks the token states;
+    with both kinds present each kind gets its own sharing layer.
+    """
+
+    type: Literal["hard", "none", "mmoe", "cgc", "ple", "cross_stitch"] = "hard"
+    units: list[PositiveInt] | None = None
     dropout: Rate = 0.0
+    experts: PositiveInt | None = None
+    expert_units: list[PositiveInt] | None = None
+    gate_units: list[PositiveInt] | None = None
+    shared_experts: PositiveInt | None = None
+    task_experts: PositiveInt | None = None
+    levels: PositiveInt | None = None
+    alpha_self: float | None = Field(None, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _keys_of_type(self):
+        allowed = _SHARING_KEYS[self.type]
+        for key in sorted(self.model_fields_set - {"type"}):
+            if getattr(self, key) is not None and key not in allowed:
+                users = sorted(t for t, keys in _SHARING_KEYS.items() if key in keys)
+                raise _KeyError(f"sharing.{key}", f"not used by sharing type {self.type!r} (only by {', '.join(users)}); "
+                                f"keys for {self.type!r}: {', '.join(sorted(allowed))}")
+        return self
+
+    def setting(self, key: str):
+        """The value of ``key``, or its default for this sharing type when unset."""
+        value = getattr(self, key)
+        if value is not None:
+            return value
+        return {"units": [] if self.type in ("hard", "none") else [64, 32], "experts": 8, "expert_units": [16],
+                "gate_units": [], "shared_experts": 1, "task_experts": 1, "levels": 2, "alpha_self": 0.9}[key]
 
 
 TaskConfig = Annotated[
@@ -174,6 +221,18 @@ class Config(StrictModel):
                 raise _KeyError(f"tasks[{i}].name", "'joint' is reserved for the joint metrics; pick another name")
             if task.type == "tagging" and self.inputs.text is None:
                 raise _KeyError(f"tasks[{i}].type", "a tagging task needs a text input; set inputs.text")
+        for i, task in enumerate(self.tasks):
+            for j, factor in enumerate(getattr(task, "product_of", None) or ()):
+                other = next((t for t in self.tasks if t.name == factor), None)
+                where = f"tasks[{i}].product_of[{j}]"
+                if factor == task.name or other is None:
+                    names = [t.name for t in self.tasks if t.name != task.name]
+                    raise _KeyError(where, f"{factor!r} is not another task; tasks: {', '.join(names)}")
+                if other.type != "binary" or other.product_of:
+                    raise _KeyError(where, f"task {factor!r} must be a binary task with its own head "
+                                    f"(it is {other.type}{' with product_of' if other.type == 'binary' else ''})")
+            if getattr(task, "product_of", None) and task.tower:
+                raise _KeyError(f"tasks[{i}].tower", "a product_of task has no head of its own, so no tower")
         stop = self.training.early_stopping
         if stop is not None and stop.monitor != "loss":
             head, _, metric = stop.monitor.partition(".")

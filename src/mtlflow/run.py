@@ -46,6 +46,7 @@ class Run:
     model: object
     preprocessor: object
     trainer: object = None  # the Trainer, for a run trained in this process
+    gates: dict | None = None  # expert utilisation of the last evaluation (gated sharing only)
 
     def inference(self):
         from mtlflow.export.inference import InferenceModule
@@ -154,6 +155,7 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     if final_data is not None:
         metrics = trainer.evaluator.evaluate(final_data.batches(config.training.batch_size))
         write_metrics(metrics, run_dir)
+        _report_gates(run, trainer.evaluator.gates, log)
     if export and config.export.base_dir:
         export_run(run, run_dir / config.export.base_dir, metrics=metrics)
     return run, metrics
@@ -172,6 +174,8 @@ def _issue_lines(split: EncodedSplit | None) -> list[str]:
             lines.append(f"{split.name}: {counts['missing']} rows without a {task!r} label (masked for that task)")
         if counts["bad"]:
             lines.append(f"{split.name}: {counts['bad']} bad {task!r} labels masked (first: {counts['messages'][0]})")
+        if counts.get("filtered"):
+            lines.append(f"{split.name}: {counts['filtered']} {task!r} labels outside its `where` rows (masked for that task)")
     return lines
 
 
@@ -230,9 +234,25 @@ def evaluate_run(run: Run, data: str | None = None, log=None) -> dict:
     for line in _issue_lines(split) if log else ():
         log(f"mtlflow: {line}")
     weights = {n: t.spec.weight for n, t in run.tasks.items()}
-    metrics = Evaluator(run.model, run.tasks, weights).evaluate(
-        run.split_data(split).batches(run.config.training.batch_size))
+    evaluator = Evaluator(run.model, run.tasks, weights)
+    metrics = evaluator.evaluate(run.split_data(split).batches(run.config.training.batch_size))
+    _report_gates(run, evaluator.gates, log)
     return metrics
+
+
+def _report_gates(run: Run, gates: dict, log=None) -> None:
+    """Summarises expert utilisation into ``run.gates`` and ``gates.{json,md,png}`` in the run dir."""
+    if not gates:
+        return
+    from mtlflow.evaluate.gates import gates_markdown, plot_gates, summarise_gates
+    from mtlflow.model.build import expert_names
+
+    run.gates = summarise_gates(gates, expert_names(run.model, run.config, run.tasks))
+    (run.directory / "gates.json").write_text(json.dumps(run.gates, indent=1), "utf-8")
+    (run.directory / "gates.md").write_text(gates_markdown(run.gates), "utf-8")
+    plot_gates(run.gates, run.directory / "gates.png")
+    if run.gates["unused"] and log:
+        log(f"mtlflow: warning: experts no task uses: {', '.join(run.gates['unused'])} (see {run.directory / 'gates.md'})")
 
 
 def export_run(run: Run, base: str | Path, version: int | None = None, metrics: dict | None = None) -> Path:

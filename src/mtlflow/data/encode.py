@@ -59,6 +59,7 @@ def check_columns(table: Table, config: Config) -> None:
     wanted += [(f"inputs.numeric[{i}]", c) for i, c in enumerate(config.inputs.numeric)]
     wanted += [(f"inputs.categorical[{i}]", c) for i, c in enumerate(config.inputs.categorical)]
     wanted += [(f"tasks[{i}].column", t.label_column) for i, t in enumerate(config.tasks)]
+    wanted += [(f"tasks[{i}].where", t.where) for i, t in enumerate(config.tasks) if t.where]
     present = set(table.columns)
     for key, column in wanted:
         if column not in present:
@@ -81,7 +82,7 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
     masks: dict[str, list] = {t: [] for t in tasks}
     locations: list[str] = []
     skipped = [{"location": loc, "reason": reason} for loc, reason in table.skipped]
-    masked: dict[str, dict] = {t: {"missing": 0, "bad": 0, "messages": []} for t in tasks}
+    masked: dict[str, dict] = {t: {"missing": 0, "bad": 0, "filtered": 0, "messages": []} for t in tasks}
 
     for row, location in zip(table.rows, table.locations):
         try:
@@ -108,6 +109,9 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
                     masked[spec.name]["messages"].append(str(exc))
             else:
                 masked[spec.name]["missing"] += int(mask == 0.0)
+                if mask and spec.where and not _truthy(row.get(spec.where)):
+                    mask = 0.0
+                    masked[spec.name]["filtered"] += 1
             labels[spec.name].append(label)
             masks[spec.name].append(mask)
         locations.append(location)
@@ -144,6 +148,16 @@ def _encode_inputs(row: dict, inputs, location: str) -> tuple[dict[str, Any], li
         value = row.get(column)
         out[column] = "" if value is None else str(value)
     return out, tokens
+
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
+
+
+def _truthy(value: Any) -> bool:
+    """``where:`` columns: 1/true/yes (any case) count as true; anything else, or missing, as false."""
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip().lower() in _TRUE
 
 
 def _number(value: Any, column: str, location: str) -> float:

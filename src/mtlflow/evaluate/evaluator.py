@@ -19,28 +19,45 @@ class Evaluator:
       (for intent + slots: sentence / frame accuracy). Regression tasks have no notion
       of "right" and are left out of it;
     * ``joint.loss``: ``Σ_t w_t L_t`` over the whole split.
+
+
+    After :meth:`evaluate`, :attr:`gates` holds ``{task: mean gate weight per expert}``
+    for models with gated sharing layers (outputs ``gates.<task>``), averaged over the
+    task's labelled examples (tokens for token-level tasks); it is empty otherwise.
     """
 
     def __init__(self, model, tasks: dict, weights: dict[str, float]):
         self.model, self.tasks, self.weights = model, tasks, weights
         self._forward = tf.function(self._forward_batch, reduce_retracing=True)
+        self.gates: dict[str, np.ndarray] = {}
 
     def _forward_batch(self, inputs, labels, masks):
         predictions = self.model(inputs, training=False)
         sums = {}
+        gate_sums = {}
         for name, task in self.tasks.items():
             loss = masked_mean(task.per_example_loss(labels[name], predictions[name]), masks[name])
             count = tf.reduce_sum(masks[name])
             sums[name] = (loss * count, count)
-        return predictions, sums
+            gates = predictions.get(f"gates.{name}")
+            if gates is not None:
+                weight = tf.cast(masks[name], gates.dtype)[..., None]
+                axes = list(range(len(gates.shape) - 1))
+                gate_sums[name] = (tf.reduce_sum(gates * weight, axes), tf.reduce_sum(weight))
+        predictions = {k: v for k, v in predictions.items() if k in self.tasks}
+        return predictions, sums, gate_sums
 
     def collect(self, batches: tf.data.Dataset):
         """Per task: labels, predictions, labelled flags (token tasks: lists trimmed to length)."""
         gathered = {n: {"true": [], "pred": [], "labelled": []} for n in self.tasks}
         loss_sum = {n: 0.0 for n in self.tasks}
         count = {n: 0.0 for n in self.tasks}
+        gate_total: dict = {}
         for inputs, labels, masks in batches:
-            predictions, sums = self._forward(inputs, labels, masks)
+            predictions, sums, gate_sums = self._forward(inputs, labels, masks)
+            for name, (weights, n) in gate_sums.items():
+                total, seen = gate_total.get(name, (0.0, 0.0))
+                gate_total[name] = (total + weights.numpy(), seen + float(n))
             for name, task in self.tasks.items():
                 loss_sum[name] += float(sums[name][0])
                 count[name] += float(sums[name][1])
@@ -62,6 +79,7 @@ class Evaluator:
                 out["true"] = np.concatenate(out["true"]) if out["true"] else np.zeros(0)
                 out["pred"] = np.concatenate(out["pred"]) if out["pred"] else np.zeros(0)
             out["loss"] = loss_sum[name] / max(count[name], 1.0)
+        self.gates = {name: total / max(seen, 1.0) for name, (total, seen) in gate_total.items()}
         return gathered
 
     def evaluate(self, batches: tf.data.Dataset) -> dict:

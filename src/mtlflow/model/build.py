@@ -42,7 +42,7 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str):
         parts.append(FeatureEncoder(sizes, enc.categorical_dim, enc.mlp, enc.dropout,
                                     name=f"{prefix}_feature_encoder")(features))
     pooled = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name=f"{prefix}_concat")(parts)
-    for i, units in enumerate(sharing.units):
+    for i, units in enumerate(sharing.setting("units") if sharing.type in ("hard", "none") else ()):
         pooled = keras.layers.Dense(units, activation="relu", name=f"{prefix}_shared_{i}")(pooled)
         if tokens is not None:
             tokens = keras.layers.Dense(units, activation="relu", name=f"{prefix}_shared_tokens_{i}")(tokens)
@@ -56,17 +56,81 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task]) -> 
     """The multi-task model: a ``keras.Model`` with one named output per task.
 
     ``sharing.type: hard`` builds one encoder (layers ``shared_*``) that every task reads;
-    ``none`` builds one encoder per task (layers ``<task>_*``), the single-task baseline.
+    ``none`` builds one encoder per task (layers ``<task>_*``), the single-task baseline;
+    ``mmoe``, ``cgc``, ``ple`` and ``cross_stitch`` put that sharing layer (from
+    :mod:`mtlflow.layers`) between one shared encoder and the task towers. Gated layers add
+    one output ``gates.<task>`` per task (``[batch, experts]``, or ``[batch, time, experts]``
+    for token-level tasks): the expert weights, which the evaluator summarises. A binary task
+    with ``product_of`` (ESMM's ``pCTCVR = pCTR × pCVR``) multiplies the named tasks' outputs.
     Task towers and heads are named ``<task>_tower_<i>`` and ``<task>``.
     """
     keras.utils.set_random_seed(config.training.seed)
     inputs = model_inputs(config, vocab)
-    outputs = {}
-    shared = encode(config, vocab, inputs, "shared") if config.sharing.type == "hard" else None
+    outputs: dict = {}
+    own = {n: t for n, t in tasks.items() if not _factors(t)}
+    if config.sharing.type in ("hard", "none"):
+        shared = encode(config, vocab, inputs, "shared") if config.sharing.type == "hard" else None
+        for name, task in own.items():
+            tokens, pooled = shared or encode(config, vocab, inputs, name)
+            outputs[name] = task.build_head(tokens if task.level == "token" else pooled)
+    else:
+        tokens, pooled = encode(config, vocab, inputs, "shared")
+        for level, x in (("example", pooled), ("token", tokens)):
+            names = [n for n, t in own.items() if t.level == level]
+            if not names:
+                continue
+            layer = sharing_layer(config.sharing, len(names), config.training.seed,
+                                  f"shared_{config.sharing.type}" + ("_tokens" if level == "token" else ""))
+            result = layer(x)
+            per_task, gates = result if layer.gated else (result, None)
+            for i, name in enumerate(names):
+                outputs[name] = tasks[name].build_head(per_task[i])
+                if gates is not None:
+                    outputs[f"gates.{name}"] = gates[i]
     for name, task in tasks.items():
-        tokens, pooled = shared or encode(config, vocab, inputs, name)
-        outputs[name] = task.build_head(tokens if task.level == "token" else pooled)
-    return keras.Model(inputs, outputs, name="mtlflow")
+        if _factors(task):
+            outputs[name] = keras.layers.Multiply(name=name)([outputs[f] for f in _factors(task)])
+    order = [*tasks, *(k for k in outputs if k not in tasks)]
+    return keras.Model(inputs, {k: outputs[k] for k in order}, name="mtlflow")
+
+
+def sharing_layer(sharing, num_tasks: int, seed: int, name: str):
+    """The :mod:`mtlflow.layers` layer for ``sharing.type`` (gated ones return their gates)."""
+    from mtlflow import layers
+
+    common = dict(activation="relu", dropout=sharing.dropout, seed=seed, name=name)
+    kind, get = sharing.type, sharing.setting
+    if kind == "mmoe":
+        return layers.MMoE(num_tasks, num_experts=get("experts"), expert_units=get("expert_units"),
+                           gate_units=get("gate_units"), return_gates=True, **common)
+    if kind == "cgc":
+        return layers.CGC(num_tasks, shared_experts=get("shared_experts"), task_experts=get("task_experts"),
+                          expert_units=get("expert_units"), return_gates=True, **common)
+    if kind == "ple":
+        return layers.PLE(num_tasks, levels=get("levels"), shared_experts=get("shared_experts"),
+                          task_experts=get("task_experts"), expert_units=get("expert_units"),
+                          return_gates=True, **common)
+    if kind == "cross_stitch":
+        return layers.CrossStitch(num_tasks, units=get("units"), alpha_self=get("alpha_self"), **common)
+    raise ValueError(f"sharing.type {kind!r} has no sharing layer")
+
+
+def expert_names(model: keras.Model, config: Config, tasks: dict[str, Task]) -> dict[str, list[str]]:
+    """``{task: [expert name, ...]}`` in the order of that task's ``gates.<task>`` output."""
+    names: dict[str, list[str]] = {}
+    own = [n for n, t in tasks.items() if not _factors(t)]
+    for level, suffix in (("example", ""), ("token", "_tokens")):
+        layer_name = f"shared_{config.sharing.type}{suffix}"
+        layer = next((l for l in model.layers if l.name == layer_name), None)
+        if layer is None or not getattr(layer, "gated", False):
+            continue
+        for i, name in enumerate(n for n in own if tasks[n].level == level):
+            names[name] = list(layer.expert_names(i))
+    return names
+
+
+def _factors(task: Task) -> list[str]:
+    return list(getattr(task.spec, "product_of", None) or ())
 
 
 def task_variables(model: keras.Model, tasks: dict[str, Task]) -> dict[str, list]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -98,23 +99,31 @@ class TextEncoder(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mtlflow")
 class FeatureEncoder(keras.layers.Layer):
-    """Dense vector, standardised numbers and categorical ids → one vector through an MLP."""
+    """Dense vector, standardised numbers and categorical ids → one vector through an MLP.
+
+    Every categorical column has its own ``categorical_dim`` embedding, stored as row blocks
+    of one table and looked up with a single gather (ids shifted by each column's offset),
+    which for tens of columns is several times faster than one lookup per column.
+    """
 
     def __init__(self, categorical_sizes: list[int] | None = None, categorical_dim: int = 16,
                  mlp: list[int] | None = None, dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(categorical_sizes=list(categorical_sizes or []), categorical_dim=categorical_dim,
                              mlp=list(mlp or []), dropout=dropout)
-        self.embeddings = [keras.layers.Embedding(n, categorical_dim, name=f"categorical_{i}")
-                           for i, n in enumerate(self.settings["categorical_sizes"])]
+        sizes = self.settings["categorical_sizes"]
+        self.offsets = [int(x) for x in np.cumsum([0, *sizes[:-1]])] if sizes else []
+        self.embedding = keras.layers.Embedding(sum(sizes), categorical_dim, name="categorical") if sizes else None
         self.dense_layers = [keras.layers.Dense(u, activation="relu", name=f"mlp_{i}")
                              for i, u in enumerate(self.settings["mlp"])]
         self.dropout = keras.layers.Dropout(dropout)
 
     def call(self, inputs: dict, training=None):
         parts = [inputs[k] for k in ("dense", "numeric") if k in inputs]
-        if "categorical" in inputs:
-            parts += [emb(inputs["categorical"][:, i]) for i, emb in enumerate(self.embeddings)]
+        if "categorical" in inputs and self.embedding is not None:
+            ids = ops.cast(inputs["categorical"], "int32") + ops.convert_to_tensor(self.offsets, "int32")
+            vectors = self.embedding(ids)  # [batch, columns, dim]
+            parts.append(ops.reshape(vectors, (-1, len(self.offsets) * self.settings["categorical_dim"])))
         x = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
         for layer in self.dense_layers:
             x = self.dropout(layer(x), training=training)

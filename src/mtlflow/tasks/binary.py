@@ -25,12 +25,18 @@ class BinarySpec(TaskSpec):
       positive: the raw value that means "yes" when the column is not boolean-like
         (booleans, 0/1, yes/no, true/false and pos/neg are understood without it).
       threshold: probability at or above which the prediction is positive.
+      product_of: names of two or more other binary tasks whose probabilities this task's
+        output is the product of, with no head of its own: ESMM (Ma et al., "Entire Space
+        Multi-Task Model", SIGIR 2018) declares ``ctcvr`` with ``product_of: [ctr, cvr]`` and
+        gives ``cvr`` ``weight: 0``, so CVR is learned over the entire impression space
+        through ``pCTCVR = pCTR × pCVR``.
     """
 
     metric_names: ClassVar[tuple[str, ...]] = ("auc", "log_loss", "accuracy")
     type: Literal["binary"]
     positive: str | None = None
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    product_of: list[str] | None = Field(None, min_length=2)
 
 
 class BinaryTask(Task):

@@ -20,6 +20,10 @@ class TaskSpec(StrictModel):
       tower: hidden units of the task-specific tower between the shared representation and the head.
       dropout: dropout rate inside the tower.
       metrics: the metrics to report (default: every metric of the task type).
+      where: a column that must be true (1/true/yes) for this task's label to count, in
+        training and evaluation; e.g. a conversion-rate task ``where: click`` learns and is
+        evaluated on clicked impressions only. Rows where it is false or missing are masked
+        for this task and counted as ``filtered``.
     """
 
     metric_names: ClassVar[tuple[str, ...]] = ()
@@ -30,6 +34,7 @@ class TaskSpec(StrictModel):
     tower: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     metrics: list[str] | None = None
+    where: str | None = None
 
     @field_validator("metrics")
     @classmethod

@@ -144,6 +144,8 @@ class Trainer:
                       "train_loss": losses}
             if validation is not None:
                 record["validation"] = self.evaluator.evaluate(_epoch_batches(validation, cfg.batch_size))
+                if self.evaluator.gates:
+                    record["gates"] = {t: [round(float(w), 4) for w in g] for t, g in self.evaluator.gates.items()}
             self.epoch.assign(epoch + 1)
             better = False
             if stop:
@@ -217,6 +219,9 @@ def _log_epoch(writer, record: dict, weights: dict) -> None:
             for metric, value in metrics.items():
                 if isinstance(value, (int, float)) and metric != "count":
                     tf.summary.scalar(f"{name}/validation_{metric}", value, step=step)
+        for name, weights in record.get("gates", {}).items():
+            for i, weight in enumerate(weights):
+                tf.summary.scalar(f"{name}/gate_expert_{i}", weight, step=step)
     writer.flush()
 
 

@@ -1,0 +1,25 @@
+"""Sharing architectures as Keras 3 layers: one input tensor → one tensor per task.
+
+Every layer takes ``num_tasks`` first and maps ``[batch, dim]`` or ``[batch, time, dim]``
+to a list of ``num_tasks`` tensors. Gated layers (``gated = True``: MMoE, CGC, PLE) can
+also return their gates (``return_gates=True``), labelled by ``expert_names(task)``::
+
+    import mtlflow.layers
+    outputs = mtlflow.layers.MMoE(2, num_experts=4)(keras.ops.ones((32, 8)))
+"""
+
+from mtlflow.layers.cgc import CGC
+from mtlflow.layers.cross_stitch import CrossStitch
+from mtlflow.layers.mmoe import MMoE
+from mtlflow.layers.ple import PLE
+from mtlflow.layers.separate_bottom import SeparateBottom
+from mtlflow.layers.shared_bottom import SharedBottom
+
+__all__ = [
+    "CGC",
+    "CrossStitch",
+    "MMoE",
+    "PLE",
+    "SeparateBottom",
+    "SharedBottom",
+]
