@@ -409,9 +409,9 @@ BAD_CONFIGS = [
     ),
     (
         "unknown-balance-method",
-        cfg(extra="training: {balance: {method: uncertainty}}"),
+        cfg(extra="training: {balance: {method: uncertain}}"),
         "training.balance.method",
-        ["'fixed'"],
+        ["'fixed'", "'pcgrad'", "'uncertain'"],
     ),
     (
         "training-section-null",

@@ -172,13 +172,101 @@ class EarlyStopping(StrictModel):
     min_delta: float = Field(0.0, ge=0.0)
 
 
-class BalanceConfig(StrictModel):
-    """How task losses are combined: ``fixed`` uses each task's ``weight``."""
+# Hyperparameters each balancing method takes from the config (the trainer supplies
+# ``fixed``'s weights from the tasks' ``weight``, ``uncertainty``'s regression flags from the
+# task types, and ``dwa``'s period from the steps per epoch unless it is given).
+BALANCE_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "fixed": (),
+    "uncertainty": ("learning_rate",),
+    "dwa": ("temperature", "period"),
+    "rlw": ("seed",),
+    "gradnorm": ("alpha", "learning_rate"),
+    "pcgrad": ("seed",),
+    "cagrad": ("c", "iterations", "rescale"),
+    "mgda": ("iterations",),
+    "nash_mtl": ("iterations",),
+    "aligned_mtl": (),
+    "imtl": (),
+}
 
-    method: Literal["fixed"] = "fixed"
+
+class BalanceConfig(StrictModel):
+    """How task losses (or their gradients) are combined, e.g. ``{method: cagrad, c: 0.4}``.
+
+    ``method``: ``fixed`` (each task's ``weight``), ``uncertainty``, ``dwa``, ``rlw``,
+    ``gradnorm``, ``pcgrad``, ``cagrad``, ``mgda``, ``nash_mtl``, ``aligned_mtl``, ``imtl``
+    (see :mod:`mtlflow.balance`); the method's hyperparameters go beside it. ``every: k``
+    recomputes the weights every k-th step only and reuses them in between;
+    ``normalize: true`` rescales every task gradient to the mean norm first. Tasks with
+    ``weight: 0`` (e.g. ESMM's unsupervised CVR tower) take no part in balancing.
+    """
+
+    model_config = {**StrictModel.model_config, "extra": "allow"}
+
+    method: Literal["fixed", "uncertainty", "dwa", "rlw", "gradnorm", "pcgrad", "cagrad", "mgda",
+                    "nash_mtl", "aligned_mtl", "imtl"] = "fixed"
+    every: PositiveInt = 1
+    normalize: bool = False
+
+    @model_validator(mode="after")
+    def _known_hyperparameters(self):
+        allowed = BALANCE_HYPERPARAMETERS[self.method]
+        for key, value in (self.model_extra or {}).items():
+            if key not in allowed:
+                raise _KeyError(f"training.balance.{key}",
+                                f"not a hyperparameter of {self.method!r}; allowed keys: "
+                                + ", ".join(["method", "every", "normalize", *allowed]))
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise _KeyError(f"training.balance.{key}", f"must be a number, got {value!r}")
+        return self
+
+    @property
+    def hyperparameters(self) -> dict:
+        return dict(self.model_extra or {})
+
+
+class GroupConfig(StrictModel):
+    """Optimizer settings of one parameter group (``shared`` or a task's tower and head)."""
+
+    optimizer: Literal["adam", "adamw", "sgd"] | None = None
+    learning_rate: float | None = Field(None, gt=0.0)
+
+
+class StageConfig(StrictModel):
+    """One stage of a training schedule: for ``epochs`` (or ``steps``), ``freeze`` these groups
+    and scale the learning rate of others by ``learning_rate_multipliers``. The last stage
+    may omit its length: it lasts until the end."""
+
+    epochs: PositiveInt | None = None
+    steps: PositiveInt | None = None
+    freeze: list[str] = Field(default_factory=list)
+    learning_rate_multipliers: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_length(self):
+        if self.epochs is not None and self.steps is not None:
+            raise ValueError("give a stage either epochs or steps, not both")
+        return self
+
+
+class DistributionConfig(StrictModel):
+    """``tf.distribute`` strategy: ``none``, or ``mirrored`` over this machine's devices
+    (``devices``: how many; on a CPU-only machine they are logical CPU devices)."""
+
+    strategy: Literal["none", "mirrored"] = "none"
+    devices: PositiveInt | None = None
 
 
 class TrainingConfig(StrictModel):
+    """Optimisation. ``clip_norm`` clips the combined gradient by global norm and
+    ``task_clip_norm`` each task's gradient on the shared parameters before they are
+    combined; ``gradient_centralization`` makes every kernel gradient zero-mean (Yong et
+    al., ECCV 2020); ``groups`` give the shared trunk (``shared``) or a task its own
+    optimizer or learning rate; ``stages`` freeze or slow groups for a while (e.g. the
+    encoder for the first epoch); ``diagnostics_every`` measures the task gradients'
+    cosine similarity every that many steps (null: never, unless the balancer needs them).
+    """
+
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
     learning_rate: float = Field(1e-3, gt=0.0)
@@ -191,6 +279,12 @@ class TrainingConfig(StrictModel):
     balance: BalanceConfig = Field(default_factory=BalanceConfig)
     keep_checkpoints: PositiveInt = 2
     shuffle_buffer: PositiveInt = 100_000
+    task_clip_norm: float | None = Field(None, gt=0.0)
+    gradient_centralization: bool = False
+    groups: dict[str, GroupConfig] = Field(default_factory=dict)
+    stages: list[StageConfig] = Field(default_factory=list)
+    diagnostics_every: PositiveInt | None = 25
+    distribution: DistributionConfig = Field(default_factory=DistributionConfig)
 
 
 class ExportConfig(StrictModel):
@@ -233,6 +327,20 @@ class Config(StrictModel):
                                     f"(it is {other.type}{' with product_of' if other.type == 'binary' else ''})")
             if getattr(task, "product_of", None) and task.tower:
                 raise _KeyError(f"tasks[{i}].tower", "a product_of task has no head of its own, so no tower")
+        groups = ["shared", *(t.name for t in self.tasks)]
+        for key in self.training.groups:
+            if key not in groups:
+                raise _KeyError(f"training.groups.{key}", f"not a parameter group; groups: {', '.join(groups)}")
+        for i, stage in enumerate(self.training.stages):
+            for j, key in enumerate(stage.freeze):
+                if key not in groups:
+                    raise _KeyError(f"training.stages[{i}].freeze[{j}]", f"{key!r} is not a parameter group; groups: {', '.join(groups)}")
+            for key in stage.learning_rate_multipliers:
+                if key not in groups:
+                    raise _KeyError(f"training.stages[{i}].learning_rate_multipliers.{key}",
+                                    f"not a parameter group; groups: {', '.join(groups)}")
+            if stage.epochs is None and stage.steps is None and i < len(self.training.stages) - 1:
+                raise _KeyError(f"training.stages[{i}]", "only the last stage may omit epochs/steps")
         stop = self.training.early_stopping
         if stop is not None and stop.monitor != "loss":
             head, _, metric = stop.monitor.partition(".")

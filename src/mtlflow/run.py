@@ -122,6 +122,9 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
     if (run_dir / "checkpoints").exists() and not resume:
         raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")
     log = print if verbose else (lambda *a, **k: None)
+    from mtlflow.train.distribution import make_strategy
+
+    strategy = make_strategy(config.training.distribution)  # before TensorFlow runs any op
 
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
     previous = run_dir if resume and (run_dir / "state.json").exists() else None
@@ -138,9 +141,13 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
         f"tasks: {', '.join(f'{n} ({t.type_name})' for n, t in tasks.items())}")
 
     preprocessor = Preprocessor(config.inputs, vocab)
-    model = build_model(config, vocab, tasks)
+    if strategy is not None:
+        with strategy.scope():
+            model = build_model(config, vocab, tasks)
+    else:
+        model = build_model(config, vocab, tasks)
     run = Run(run_dir, config, tasks, vocab, model, preprocessor)
-    trainer = Trainer(model, tasks, config.training, run_dir)
+    trainer = Trainer(model, tasks, config.training, run_dir, strategy=strategy)
     run.trainer = trainer
     validation_data = run.split_data(validation_split) if validation_split else None
     history = trainer.fit(
@@ -255,17 +262,37 @@ def _report_gates(run: Run, gates: dict, log=None) -> None:
         log(f"mtlflow: warning: experts no task uses: {', '.join(run.gates['unused'])} (see {run.directory / 'gates.md'})")
 
 
+def _reference_features(run: Run) -> tuple[dict | None, str | None]:
+    """Raw input columns of the split the model card's drift reference is computed on.
+
+    The validation split (the file, or the seeded hold-out of train), else the test split;
+    ``(None, reason)`` when neither can be read (the export then has no reference).
+    """
+    data = run.config.data
+    try:
+        if data.validation:
+            return read_split(run.config, data.validation, run.tasks, "validation").features, "validation"
+        if data.validation_split > 0 and data.train:
+            train_split = read_split(run.config, data.train, run.tasks, "train")
+            return _holdout(train_split, data.validation_split, run.config.training.seed)[1].features, "validation"
+        if data.test:
+            return read_split(run.config, data.test, run.tasks, "test").features, "test"
+    except (MtlflowError, OSError) as exc:
+        return None, f"no reference: {str(exc).splitlines()[0][:200]}"
+    return None, "no reference: the config has no validation or test split"
+
+
 def export_run(run: Run, base: str | Path, version: int | None = None, metrics: dict | None = None) -> Path:
-    """Exports ``run`` as ``base/<version>/`` with a model card."""
+    """Exports ``run`` as ``base/<version>/`` with a model card (see :mod:`mtlflow.export.model_card`).
+
+    The card's drift reference is the model's output distribution on the validation split.
+    """
+    from mtlflow.export.model_card import model_card
     from mtlflow.export.saved_model import export_saved_model
 
     if metrics is None and (run.directory / "metrics.json").exists():
         metrics = json.loads((run.directory / "metrics.json").read_text("utf-8"))
-    card = {
-        "format": "mtlflow-model-card/1",
-        "inputs": {k: {"dtype": v.dtype.name, "shape": v.shape.as_list()} for k, v in run.preprocessor.raw_signature.items()},
-        "tasks": {n: {"type": t.type_name, **t.state()} for n, t in run.tasks.items()},
-        "metrics": metrics or {},
-        "config": run.config.model_dump(mode="json"),
-    }
-    return export_saved_model(run.inference(), base, version, card)
+    module = run.inference()
+    features, split = _reference_features(run)
+    card = model_card(module, run.tasks, run.config.model_dump(mode="json"), metrics, features, split)
+    return export_saved_model(module, base, version, card)

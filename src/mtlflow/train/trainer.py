@@ -4,6 +4,19 @@ One call of the compiled ``train_function`` runs up to ``steps_per_execution`` s
 pulling batches from the iterator inside the graph (as Keras ``fit`` does), so the
 Python side only touches the loop once per execution: to update the progress bar,
 check that every task loss is finite and write TensorBoard scalars.
+
+A step (:meth:`Trainer.train_step`):
+
+1. forward pass; per task the masked mean loss ``L_t`` over the *global* batch (under
+   ``tf.distribute`` each replica contributes ``Σ_i m_i ℓ_i / Σ_global m``);
+2. the balancer (:mod:`mtlflow.balance`) turns the losses — and, when it needs them, the
+   per-task gradients ``G = [∇_θs L_t]`` of the shared parameters θs, summed over replicas —
+   into task weights and a combined shared gradient. ``G`` costs one backward pass per
+   task through the shared trunk, so it is computed only when the balancer needs it, on
+   diagnostics steps, or with ``task_clip_norm``;
+3. task-specific parameters get ``∇ Σ_t w_t L_t``; gradient centralization, global-norm
+   clipping, then each parameter group's optimizer (with its stage's freezing and
+   learning-rate multiplier).
 """
 
 from __future__ import annotations
@@ -17,14 +30,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mtlflow import balance
 from mtlflow.config import TrainingConfig
-from mtlflow.errors import TrainingError
+from mtlflow.errors import ConfigError, TrainingError
 from mtlflow.evaluate.evaluator import Evaluator
 from mtlflow.evaluate.report import HEADLINE_METRICS
-from mtlflow.train.checkpoint import model_checkpoint, restore
+from mtlflow.model.build import task_variables
+from mtlflow.train import gradients as G
+from mtlflow.train.checkpoint import model_checkpoint, restore, variables_by_path
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
-from mtlflow.train.losses import task_losses, weighted_total
-from mtlflow.train.optimizers import make_optimizer
+from mtlflow.train.gradient_stats import GradientStats
+from mtlflow.train.groups import OptimizerGroups
 from mtlflow.train.progress import Progress
 
 
@@ -49,18 +65,35 @@ class Trainer:
       run_dir: where checkpoints and TensorBoard logs go (None: keep nothing on disk).
     """
 
-    def __init__(self, model: keras.Model, tasks: dict, training: TrainingConfig, run_dir: str | Path | None = None):
+    def __init__(self, model: keras.Model, tasks: dict, training: TrainingConfig, run_dir: str | Path | None = None,
+                 strategy: tf.distribute.Strategy | None = None):
         self.model, self.tasks, self.config = model, tasks, training
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self._distributed = strategy is not None
         self.weights = {name: float(task.spec.weight) for name, task in tasks.items()}
-        self.optimizer = make_optimizer(training)
-        self.optimizer.build(model.trainable_variables)
+        # tasks with weight 0 (e.g. ESMM's CVR tower) are reported but not trained directly
+        self.trained = [name for name in tasks if self.weights[name] > 0]
+        if not self.trained:
+            raise ConfigError("tasks: every task has weight 0; give at least one task a positive weight")
+        groups = task_variables(model, tasks)
+        self.shared_variables = groups["shared"]
+        with self.strategy.scope(), tf.variable_creator_scope(_first_replica):
+            self.optimizers = OptimizerGroups(training, groups)
+            self.balancer = make_balancer(training, tasks, self.trained)
+            self.balance_state = balance.StateVariables(self.balancer.init(len(self.trained)))
+            self.stats = GradientStats(len(self.trained))
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.optimizer = next(iter(self.optimizers.optimizers.values()))
         self.evaluator = Evaluator(model, tasks, self.weights)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.best = tf.Variable(math.nan, dtype=tf.float64, trainable=False, name="best")
         self.wait = tf.Variable(0, dtype=tf.int64, trainable=False, name="wait")
         self.train_function = tf.function(self._train_execution)
-        self._checkpoint = model_checkpoint(model, self.optimizer, epoch=self.epoch, best=self.best, wait=self.wait)
+        self._checkpoint = tf.train.Checkpoint(
+            model_variables=variables_by_path(model.variables),
+            optimizer_variables=variables_by_path(self.optimizers.variables),
+            balance=self.balance_state, epoch=self.epoch, step=self.step, best=self.best, wait=self.wait)
         self._managers = None
         if self.run_dir is not None:
             root = self.run_dir / "checkpoints"
@@ -70,16 +103,88 @@ class Trainer:
             )
 
     # ---- the compiled step -----------------------------------------------------------
+    @property
+    def _computes_task_gradients(self) -> bool:
+        cfg = self.config
+        return bool(self.balancer.needs_gradients or cfg.task_clip_norm or cfg.diagnostics_every)
+
+    def _task_gradients_wanted(self, state):
+        """Scalar bool: whether this step computes the per-task gradients ``G``."""
+        cfg = self.config
+        wanted = []
+        if self.balancer.needs_gradients:
+            wanted.append(self.balancer.wants_gradients(state) if self.balancer.wants_gradients
+                          else tf.constant(True))
+        if cfg.task_clip_norm:
+            wanted.append(tf.constant(True))
+        if cfg.diagnostics_every:
+            wanted.append(tf.equal(self.step % cfg.diagnostics_every, 0))
+        return tf.reduce_any(tf.stack(wanted))
+
     def train_step(self, inputs, labels, masks):
-        """One optimisation step; returns ``{task: loss}``."""
-        with tf.GradientTape() as tape:
+        """One optimisation step; returns ``{task: loss}`` (global masked means)."""
+        cfg = self.config
+        replicas = G.replicas_in_sync()
+        with tf.GradientTape(persistent=self._computes_task_gradients) as tape:
             predictions = self.model(inputs, training=True)
-            losses = task_losses(self.tasks, predictions, labels, masks)
-            total = weighted_total(losses, self.weights)
+            local = {}
+            for name, task in self.tasks.items():
+                per_example = task.per_example_loss(labels[name], predictions[name])
+                mask = tf.cast(masks[name], per_example.dtype)
+                total = tf.reduce_sum(tf.where(mask > 0, per_example * mask, 0.0))
+                local[name] = total / tf.maximum(G.all_reduce_sum(tf.reduce_sum(mask)), 1.0)
+        reported = G.all_reduce_sum(tf.stack([local[n] for n in self.tasks]))
+        losses = tf.stack([reported[list(self.tasks).index(n)] for n in self.trained])
+        state = self.balance_state.value()
         variables = self.model.trainable_variables
-        gradients = tape.gradient(total, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
-        return losses
+        shared = self.shared_variables
+        shared_refs = {id(v) for v in shared}
+        others = [v for v in variables if id(v) not in shared_refs]
+
+        if not self._computes_task_gradients:
+            result, new_state = self.balancer.update(losses=losses, gradients=None, state=state)
+            grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, result.weights, variables))
+            by_variable = {id(v): g for v, g in zip(variables, grads)}
+        else:
+            wanted = self._task_gradients_wanted(state)
+            size = sum(int(v.shape.num_elements()) for v in shared)
+
+            def per_task_gradients():
+                rows = [G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]
+                matrix = G.all_reduce_sum(tf.stack(rows))
+                return G.clip_rows(matrix, cfg.task_clip_norm) if cfg.task_clip_norm else matrix
+
+            matrix = tf.cond(wanted, per_task_gradients, lambda: tf.zeros([len(self.trained), size]))
+            result, new_state = self.balancer.update(
+                losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
+            weights = tf.stop_gradient(result.weights)
+            combined = result.shared_gradient if result.shared_gradient is not None \
+                else tf.linalg.matvec(matrix, weights, transpose_a=True)
+            shared_grads = tf.cond(
+                wanted, lambda: G.unflatten(combined, shared),
+                lambda: [G.dense(g, v) for g, v in
+                         zip(G.all_reduce_sum(weighted_gradient(tape, local, self.trained, weights, shared)), shared)])
+            other_grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, weights, others)) if others else []
+            by_variable = {id(v): g for v, g in zip(shared, shared_grads)}
+            by_variable.update({id(v): g for v, g in zip(others, other_grads)})
+            if cfg.diagnostics_every or self.balancer.needs_gradients:
+                tf.cond(wanted, lambda: _run(self.stats.add_gradients, matrix), lambda: tf.constant(False))
+        del tape
+        self.balance_state.assign(new_state)
+        self.stats.add_weights(result.weights)
+        grads = [by_variable[id(v)] for v in variables]
+        if cfg.gradient_centralization:
+            grads = [G.centralize(g, v) for g, v in zip(grads, variables)]
+        if cfg.clip_norm:
+            present = [i for i, g in enumerate(grads) if g is not None]
+            clipped, _ = tf.clip_by_global_norm([grads[i] for i in present], cfg.clip_norm)
+            for i, g in zip(present, clipped):
+                grads[i] = g
+        if replicas > 1:  # Keras optimizers sum gradients over replicas: hand each its share
+            grads = [None if g is None else g / replicas for g in grads]
+        self.optimizers.apply({id(v): g for v, g in zip(variables, grads)}, self.step, self.epoch)
+        self.step.assign_add(1)
+        return {name: reported[i] for i, name in enumerate(self.tasks)}
 
     def _train_execution(self, iterator):
         """Up to ``steps_per_execution`` steps; returns summed task losses and the step count."""
@@ -88,7 +193,7 @@ class Trainer:
             # made each step ~5% slower (BENCHMARKS.md, "Train step").
             batch = iterator.get_next_as_optional()
             if batch.has_value():
-                return self.train_step(*batch.get_value()), tf.constant(1)
+                return self._distributed_step(batch.get_value()), tf.constant(1)
             return {name: tf.constant(0.0) for name in self.tasks}, tf.constant(0)
         sums = {name: tf.constant(0.0) for name in self.tasks}
         steps = tf.constant(0)
@@ -96,10 +201,17 @@ class Trainer:
             batch = iterator.get_next_as_optional()
             if not batch.has_value():
                 break
-            losses = self.train_step(*batch.get_value())
+            losses = self._distributed_step(batch.get_value())
             sums = {name: sums[name] + losses[name] for name in self.tasks}
             steps += 1
         return sums, steps
+
+    def _distributed_step(self, batch):
+        if not self._distributed:
+            return self.train_step(*batch)
+        per_replica = self.strategy.run(self.train_step, args=tuple(batch))
+        # every replica returns the same all-reduced losses
+        return {k: self.strategy.experimental_local_results(v)[0] for k, v in per_replica.items()}
 
     # ---- checkpoints -----------------------------------------------------------------
     def restore(self) -> int:
@@ -133,15 +245,19 @@ class Trainer:
         mode = monitor_mode(stop.monitor, stop.mode) if stop else None
         writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard")) if self.run_dir else None
         steps_per_epoch = _steps_per_epoch(train, cfg.batch_size, bucket_boundaries)
+        if cfg.balance.method == "dwa" and "period" not in cfg.balance.hyperparameters and steps_per_epoch:
+            self.balancer = make_balancer(cfg, self.tasks, self.trained, period=steps_per_epoch)
         if stop and int(self.wait.numpy()) >= stop.patience:  # a resumed run that had already stopped
             history.stopped_early = True
             start = cfg.epochs
         for epoch in range(start, cfg.epochs):
             began = time.perf_counter()
             batches = _epoch_batches(train, cfg.batch_size, cfg.seed + epoch, bucket_boundaries)
+            if self._distributed:
+                batches = self.strategy.experimental_distribute_dataset(batches)
             losses = self._run_epoch(iter(batches), epoch, steps_per_epoch, verbose)
             record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - began, 3),
-                      "train_loss": losses}
+                      "train_loss": losses, "balance": self.stats.read_and_reset(self.trained)}
             if validation is not None:
                 record["validation"] = self.evaluator.evaluate(_epoch_batches(validation, cfg.batch_size))
                 if self.evaluator.gates:
@@ -211,10 +327,20 @@ def _log_epoch(writer, record: dict, weights: dict) -> None:
     if writer is None:
         return
     step = record["epoch"]
+    stats = record.get("balance") or {}
+    names = stats.get("tasks", [])
     with writer.as_default():
         for name, value in record["train_loss"].items():
             tf.summary.scalar(f"{name}/train_loss", value, step=step)
-            tf.summary.scalar(f"{name}/weight", weights[name], step=step)
+            weight = stats["weights"][names.index(name)] if name in names else weights[name]
+            tf.summary.scalar(f"{name}/weight", weight, step=step)
+        for i, a in enumerate(names):
+            if "norm_ratio" in stats:
+                tf.summary.scalar(f"{a}/gradient_norm_ratio", stats["norm_ratio"][i], step=step)
+            for j, b in enumerate(names[i + 1:], i + 1):
+                if "cosine" in stats:
+                    tf.summary.scalar(f"gradients/cosine_{a}_{b}", stats["cosine"][i][j], step=step)
+                    tf.summary.scalar(f"gradients/conflict_rate_{a}_{b}", stats["conflict_rate"][i][j], step=step)
         for name, metrics in record.get("validation", {}).items():
             for metric, value in metrics.items():
                 if isinstance(value, (int, float)) and metric != "count":
@@ -252,3 +378,43 @@ def _epoch_line(record: dict, epochs: int, improved_monitor: str | None) -> str:
     if improved_monitor:
         line += f" (best {improved_monitor} so far: kept)"
     return line
+
+
+def weighted_gradient(tape, local: dict, trained: list[str], weights, variables):
+    """``∇ Σ_t w_t L_t`` from the tape, with the weights as output gradients (they are
+    computed after the forward pass, outside the tape)."""
+    return tape.gradient([local[n] for n in trained], variables,
+                         output_gradients=[tf.cast(weights[i], local[n].dtype) for i, n in enumerate(trained)])
+
+
+def make_balancer(training: TrainingConfig, tasks: dict, trained: list[str], period: int | None = None):
+    """The config's balancer over the ``trained`` tasks, with its wrappers."""
+    cfg = training.balance
+    params = dict(cfg.hyperparameters)
+    if cfg.method == "fixed":
+        params["weights"] = [float(tasks[n].spec.weight) for n in trained]
+    elif cfg.method == "uncertainty":
+        params["regression"] = [tasks[n].type_name == "regression" for n in trained]
+    elif cfg.method == "dwa" and period is not None and "period" not in params:
+        params["period"] = period
+    try:
+        balancer = balance.create(cfg.method, **params)
+    except ValueError as exc:
+        raise ConfigError(f"training.balance: {exc}") from None
+    if cfg.normalize:
+        balancer = balance.normalize_gradients(balancer)
+    if cfg.every > 1:
+        balancer = balance.every_k_steps(balancer, cfg.every)
+    return balancer
+
+
+def _first_replica(next_creator, **kwargs):
+    """Trainer state is computed identically on every replica: keep the first one's value."""
+    kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    kwargs.setdefault("synchronization", tf.VariableSynchronization.ON_WRITE)
+    return next_creator(**kwargs)
+
+
+def _run(function, *args):
+    function(*args)
+    return tf.constant(True)

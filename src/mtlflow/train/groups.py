@@ -1,0 +1,111 @@
+"""Optimizer groups and staged schedules: the shared trunk and each task with its own
+optimizer, learning rate, freezing and learning-rate multipliers over training stages.
+
+Without ``training.groups`` or ``training.stages`` every variable goes to one optimizer
+(the fast path). Otherwise each group (``shared`` and every task) gets an optimizer of its
+own, built from the group's settings over the training defaults. A stage lasts
+``epochs`` or ``steps`` from its start; the current stage index lives in a variable, so
+it is checkpointed and advances inside the compiled step. A frozen group's optimizer is
+not applied at all (no momentum drift, no weight decay); a multiplier scales the group's
+learning rate for that stage.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from mtlflow.config import TrainingConfig
+
+
+def make_optimizer(kind: str, learning_rate: float, weight_decay: float = 0.0) -> keras.optimizers.Optimizer:
+    """Adam / AdamW / SGD (momentum 0.9). Clipping is done by the trainer on the global gradient."""
+    if kind == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    if kind == "adamw":
+        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+
+
+class OptimizerGroups:
+    """Applies gradients group by group, following the stage schedule.
+
+    Args:
+      training: the ``training:`` config.
+      groups: ``{"shared": [variables], task: [variables], ...}`` (see ``task_variables``).
+    """
+
+    def __init__(self, training: TrainingConfig, groups: dict[str, list]):
+        self.training = training
+        self.groups = {name: list(v) for name, v in groups.items() if v}
+        self.stages = list(training.stages)
+        separate = bool(training.groups or training.stages)
+        self.optimizers: dict[str, keras.optimizers.Optimizer] = {}
+        self.base_rates: dict[str, float] = {}
+        if separate:
+            for name in self.groups:
+                group = training.groups.get(name)
+                kind = (group.optimizer if group and group.optimizer else None) or training.optimizer
+                rate = (group.learning_rate if group and group.learning_rate else None) or training.learning_rate
+                self.optimizers[name] = make_optimizer(kind, rate, training.weight_decay)
+                self.base_rates[name] = rate
+        else:
+            self.optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay)
+        for name, optimizer in self.optimizers.items():
+            optimizer.build(self._variables(name))
+        self.stage = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage")
+        self.stage_start_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage_start_step")
+        self.stage_start_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage_start_epoch")
+
+    def _variables(self, name: str) -> list:
+        return [v for vs in self.groups.values() for v in vs] if name == "all" else self.groups[name]
+
+    @property
+    def variables(self) -> list:
+        """Every optimizer variable plus the stage counters (for checkpoints)."""
+        out = [v for o in self.optimizers.values() for v in o.variables]
+        return out + [self.stage, self.stage_start_step, self.stage_start_epoch]
+
+    @property
+    def iterations(self):
+        return next(iter(self.optimizers.values())).iterations
+
+    def advance(self, step, epoch) -> tf.Tensor:
+        """Moves to the next stage when the current one has run its length; returns the index."""
+        for i, stage in enumerate(self.stages):
+            if stage.epochs is None and stage.steps is None:
+                continue
+            done = (epoch - self.stage_start_epoch >= stage.epochs) if stage.epochs is not None \
+                else (step - self.stage_start_step >= stage.steps)
+            if tf.logical_and(tf.equal(self.stage, i), done):
+                self.stage.assign(i + 1)
+                self.stage_start_step.assign(step)
+                self.stage_start_epoch.assign(epoch)
+        return self.stage
+
+    def frozen(self, name: str, stage) -> tf.Tensor | None:
+        """A bool tensor (frozen in the current stage) or None when never frozen."""
+        indices = [i for i, s in enumerate(self.stages) if name in s.freeze]
+        if not indices:
+            return None
+        return tf.reduce_any(tf.equal(stage, tf.constant(indices, tf.int64)))
+
+    def apply(self, gradients: dict, step, epoch) -> None:
+        """``gradients``: ``{id(variable): gradient}`` for every trainable variable."""
+        stage = self.advance(step, epoch) if self.stages else None
+        for name, optimizer in self.optimizers.items():
+            variables = self._variables(name)
+            grads = [gradients[id(v)] for v in variables]
+            multipliers = [s.learning_rate_multipliers.get(name, 1.0) for s in self.stages]
+            if stage is not None and any(m != 1.0 for m in multipliers):
+                table = tf.constant(multipliers + [1.0], tf.float32)
+                optimizer.learning_rate = self.base_rates[name] * tf.gather(table, tf.minimum(stage, len(multipliers)))
+            frozen = self.frozen(name, stage) if stage is not None else None
+            if frozen is None:
+                optimizer.apply_gradients(zip(grads, variables))
+            else:
+                def update(optimizer=optimizer, grads=grads, variables=variables):
+                    optimizer.apply_gradients(zip(grads, variables))
+                    return tf.constant(True)
+
+                tf.cond(frozen, lambda: tf.constant(False), update)
