@@ -26,11 +26,17 @@ class GradientStats(tf.Module):
         self.weights = tf.Variable(tf.zeros([t]), trainable=False)
         self.steps = tf.Variable(0.0, trainable=False)
 
-    def add_gradients(self, gradients: tf.Tensor) -> None:
-        self.cosine.assign_add(cosine_matrix(gradients))
-        self.conflicts.assign_add(tf.cast(conflict(gradients), tf.float32))
-        self.norm_ratio.assign_add(norm_ratios(gradients))
-        self.measured.assign_add(1.0)
+    def add_gradients(self, gradients: tf.Tensor, measured=True) -> None:
+        """Adds one step's statistics; ``measured`` (a bool tensor) False adds nothing.
+
+        Assignments are unconditional (scaled by ``measured``) because variables that
+        tf.distribute synchronises cannot be assigned inside ``tf.cond``.
+        """
+        scale = tf.cast(measured, tf.float32)
+        self.cosine.assign_add(scale * cosine_matrix(gradients))
+        self.conflicts.assign_add(scale * tf.cast(conflict(gradients), tf.float32))
+        self.norm_ratio.assign_add(scale * norm_ratios(gradients))
+        self.measured.assign_add(scale)
 
     def add_weights(self, weights: tf.Tensor) -> None:
         self.weights.assign_add(tf.cast(weights, tf.float32))

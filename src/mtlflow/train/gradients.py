@@ -28,6 +28,21 @@ def unflatten(vector: tf.Tensor, variables) -> list[tf.Tensor]:
     return [tf.reshape(part, v.shape) for part, v in zip(tf.split(vector, sizes), variables)]
 
 
+def deduplicate(gradient):
+    """Sums the rows of an ``IndexedSlices`` gradient that share an index.
+
+    An embedding looked up twice in a batch gets one slice per lookup. Keras optimizers
+    apply sparse updates slice by slice, so Adam would accumulate ``v`` from the squared
+    slices rather than the squared sum — a step up to √k times its learning rate for a
+    row seen k times. Summing first gives the update of the dense gradient.
+    """
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    unique, positions = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, positions, tf.shape(unique)[0])
+    return tf.IndexedSlices(values, unique, gradient.dense_shape)
+
+
 def centralize(gradient, variable):
     """Gradient centralization (Yong et al., "Gradient Centralization: A New Optimization
     Technique for Deep Neural Networks", ECCV 2020): ``Φ(∇W) = ∇W − mean(∇W)``, the mean

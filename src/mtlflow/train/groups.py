@@ -71,17 +71,25 @@ class OptimizerGroups:
         return next(iter(self.optimizers.values())).iterations
 
     def advance(self, step, epoch) -> tf.Tensor:
-        """Moves to the next stage when the current one has run its length; returns the index."""
-        for i, stage in enumerate(self.stages):
-            if stage.epochs is None and stage.steps is None:
+        """Moves to the next stage when the current one has run its length; returns the index.
+
+        Written without ``tf.cond`` (assignments are unconditional, values selected with
+        ``tf.where``) so that it also runs inside ``tf.distribute`` replicas.
+        """
+        stage, start_step, start_epoch = self.stage.read_value(), self.stage_start_step.read_value(), \
+            self.stage_start_epoch.read_value()
+        for i, spec in enumerate(self.stages):
+            if spec.epochs is None and spec.steps is None:
                 continue
-            done = (epoch - self.stage_start_epoch >= stage.epochs) if stage.epochs is not None \
-                else (step - self.stage_start_step >= stage.steps)
-            if tf.logical_and(tf.equal(self.stage, i), done):
-                self.stage.assign(i + 1)
-                self.stage_start_step.assign(step)
-                self.stage_start_epoch.assign(epoch)
-        return self.stage
+            done = (epoch - start_epoch >= spec.epochs) if spec.epochs is not None else (step - start_step >= spec.steps)
+            move = tf.logical_and(tf.equal(stage, i), done)
+            stage = tf.where(move, tf.constant(i + 1, tf.int64), stage)
+            start_step = tf.where(move, step, start_step)
+            start_epoch = tf.where(move, epoch, start_epoch)
+        self.stage.assign(stage)
+        self.stage_start_step.assign(start_step)
+        self.stage_start_epoch.assign(start_epoch)
+        return stage
 
     def frozen(self, name: str, stage) -> tf.Tensor | None:
         """A bool tensor (frozen in the current stage) or None when never frozen."""
@@ -90,18 +98,30 @@ class OptimizerGroups:
             return None
         return tf.reduce_any(tf.equal(stage, tf.constant(indices, tf.int64)))
 
-    def apply(self, gradients: dict, step, epoch) -> None:
-        """``gradients``: ``{id(variable): gradient}`` for every trainable variable."""
+    def apply(self, gradients: dict, step, epoch, synchronised: bool = False) -> None:
+        """``gradients``: ``{id(variable): gradient}`` for every trainable variable.
+
+        ``synchronised``: under ``tf.distribute`` an optimizer update all-reduces, which
+        cannot sit inside ``tf.cond``; a frozen group then takes a step with learning rate 0
+        and zero gradients instead of none (its variables do not move; Adam's moments decay).
+        """
         stage = self.advance(step, epoch) if self.stages else None
         for name, optimizer in self.optimizers.items():
             variables = self._variables(name)
             grads = [gradients[id(v)] for v in variables]
             multipliers = [s.learning_rate_multipliers.get(name, 1.0) for s in self.stages]
-            if stage is not None and any(m != 1.0 for m in multipliers):
-                table = tf.constant(multipliers + [1.0], tf.float32)
-                optimizer.learning_rate = self.base_rates[name] * tf.gather(table, tf.minimum(stage, len(multipliers)))
             frozen = self.frozen(name, stage) if stage is not None else None
-            if frozen is None:
+            if stage is not None and (any(m != 1.0 for m in multipliers) or (synchronised and frozen is not None)):
+                table = tf.constant(multipliers + [1.0], tf.float32)
+                rate = self.base_rates[name] * tf.gather(table, tf.minimum(stage, len(multipliers)))
+                if synchronised and frozen is not None:
+                    rate = tf.where(frozen, 0.0, rate)
+                optimizer.learning_rate = rate
+            if synchronised and frozen is not None:
+                grads = [None if g is None else tf.cond(frozen, lambda g=g: tf.zeros_like(tf.convert_to_tensor(g)),
+                                                        lambda g=g: tf.convert_to_tensor(g)) for g in grads]
+                optimizer.apply_gradients(zip(grads, variables))
+            elif frozen is None:
                 optimizer.apply_gradients(zip(grads, variables))
             else:
                 def update(optimizer=optimizer, grads=grads, variables=variables):

@@ -149,26 +149,28 @@ class Trainer:
             wanted = self._task_gradients_wanted(state)
             size = sum(int(v.shape.num_elements()) for v in shared)
 
+            # No synchronisation inside tf.cond (tf.distribute forbids it): branches compute
+            # this replica's part, the all-reduce runs after the cond.
             def per_task_gradients():
-                rows = [G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]
-                matrix = G.all_reduce_sum(tf.stack(rows))
-                return G.clip_rows(matrix, cfg.task_clip_norm) if cfg.task_clip_norm else matrix
+                return tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained])
 
-            matrix = tf.cond(wanted, per_task_gradients, lambda: tf.zeros([len(self.trained), size]))
+            zeros = tf.zeros([len(self.trained), size])
+            matrix = G.all_reduce_sum(tf.cond(wanted, per_task_gradients, lambda: zeros))
+            if cfg.task_clip_norm:
+                matrix = G.clip_rows(matrix, cfg.task_clip_norm)
             result, new_state = self.balancer.update(
                 losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
             weights = tf.stop_gradient(result.weights)
             combined = result.shared_gradient if result.shared_gradient is not None \
                 else tf.linalg.matvec(matrix, weights, transpose_a=True)
-            shared_grads = tf.cond(
-                wanted, lambda: G.unflatten(combined, shared),
-                lambda: [G.dense(g, v) for g, v in
-                         zip(G.all_reduce_sum(weighted_gradient(tape, local, self.trained, weights, shared)), shared)])
+            plain = G.all_reduce_sum(tf.cond(
+                wanted, lambda: [tf.zeros_like(v) for v in shared],
+                lambda: [G.dense(g, v) for g, v in zip(weighted_gradient(tape, local, self.trained, weights, shared), shared)]))
+            shared_grads = tf.cond(wanted, lambda: G.unflatten(combined, shared), lambda: list(plain))
             other_grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, weights, others)) if others else []
             by_variable = {id(v): g for v, g in zip(shared, shared_grads)}
             by_variable.update({id(v): g for v, g in zip(others, other_grads)})
-            if cfg.diagnostics_every or self.balancer.needs_gradients:
-                tf.cond(wanted, lambda: _run(self.stats.add_gradients, matrix), lambda: tf.constant(False))
+            self.stats.add_gradients(matrix, measured=wanted)
         del tape
         self.balance_state.assign(new_state)
         self.stats.add_weights(result.weights)
@@ -180,9 +182,11 @@ class Trainer:
             clipped, _ = tf.clip_by_global_norm([grads[i] for i in present], cfg.clip_norm)
             for i, g in zip(present, clipped):
                 grads[i] = g
+        grads = [G.deduplicate(g) for g in grads]
         if replicas > 1:  # Keras optimizers sum gradients over replicas: hand each its share
             grads = [None if g is None else g / replicas for g in grads]
-        self.optimizers.apply({id(v): g for v, g in zip(variables, grads)}, self.step, self.epoch)
+        self.optimizers.apply({id(v): g for v, g in zip(variables, grads)}, self.step, self.epoch,
+                              synchronised=self._distributed)
         self.step.assign_add(1)
         return {name: reported[i] for i, name in enumerate(self.tasks)}
 
@@ -413,8 +417,3 @@ def _first_replica(next_creator, **kwargs):
     kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
     kwargs.setdefault("synchronization", tf.VariableSynchronization.ON_WRITE)
     return next_creator(**kwargs)
-
-
-def _run(function, *args):
-    function(*args)
-    return tf.constant(True)
