@@ -27,6 +27,7 @@ section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -51,6 +52,14 @@ SECTION = "## ESMM synthetic"
 NUMERIC = [f"n{i}" for i in range(8)]
 CATEGORICAL = [f"c{j}" for j in range(4)]
 TOWER = [32, 16]
+# Two regimes. "sparse": ~5% of impressions clicked, 4 × 1,000-valued ids, click and
+# conversion driven by nearly the same direction (overlap 0.9) — the paper's setting of
+# data sparsity plus selection bias. "moderate": ~4% clicked but 200-valued ids and a
+# weaker overlap (0.7), where clicked impressions alone suffice.
+WORLDS = {
+    "sparse": {"cardinality": 1000, "ctr_bias": -6.0, "overlap": 0.9},
+    "moderate": {"cardinality": 200, "ctr_bias": -6.0, "overlap": 0.7},
+}
 
 
 def configs(paths: dict, seed: int, epochs: int) -> dict[str, dict]:
@@ -107,33 +116,34 @@ def main() -> int:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for seed in args.seeds:
+        for (world, settings), seed in itertools.product(WORLDS.items(), args.seeds):
             sizes = {"train": args.impressions, "validation": args.impressions // 10, "test": args.impressions // 4}
             paths, test = {}, None
             for i, (split, n) in enumerate(sizes.items()):
-                columns = ctr_cvr_synthetic(n, seed=1000 * seed + i, world_seed=seed)
+                columns = ctr_cvr_synthetic(n, seed=1000 * seed + i, world_seed=seed, **settings)
                 paths[split] = tmp / f"{split}-{seed}.csv"
                 write_csv(columns, paths[split])
                 test = columns
             for name, config in configs(paths, seed, args.epochs).items():
-                path = tmp / f"{name}-{seed}.yaml"
+                path = tmp / f"{world}-{name}-{seed}.yaml"
                 path.write_text(yaml.safe_dump(config), "utf-8")
-                run, _ = train(path, tmp / f"run-{name}-{seed}", verbose=False, export=False)
-                runs.append({"model": name, "seed": seed, **scores(run, test)})
+                run, _ = train(path, tmp / f"run-{world}-{name}-{seed}", verbose=False, export=False)
+                runs.append({"world": world, "model": name, "seed": seed, **scores(run, test)})
                 print(json.dumps(runs[-1]), flush=True)
-    summary = {}
-    for name in ("clicked_only", "esmm"):
-        rows = [r for r in runs if r["model"] == name]
-        summary[name] = {k: {"mean": statistics.fmean(r[k] for r in rows),
-                             "std": statistics.stdev([r[k] for r in rows]) if len(rows) > 1 else 0.0}
-                         for k in rows[0] if k not in ("model", "seed")}
+    summary: dict = {}
+    for world, name in itertools.product(WORLDS, ("clicked_only", "esmm")):
+        rows = [r for r in runs if r["model"] == name and r["world"] == world]
+        summary.setdefault(world, {})[name] = {
+            k: {"mean": statistics.fmean(r[k] for r in rows),
+                "std": statistics.stdev([r[k] for r in rows]) if len(rows) > 1 else 0.0}
+            for k in rows[0] if k not in ("world", "model", "seed")}
     import tensorflow as tf
 
     report = {
         "benchmark": "esmm", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python benchmarks/esmm.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
-        "settings": {"impressions": args.impressions, "epochs": args.epochs, "seeds": args.seeds, "tower": TOWER},
+        "settings": {"worlds": WORLDS, "impressions": args.impressions, "epochs": args.epochs, "seeds": args.seeds, "tower": TOWER},
         "summary": summary, "runs": runs, "seconds": round(time.perf_counter() - began, 1),
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
@@ -144,24 +154,29 @@ def main() -> int:
 
 
 def markdown(report: dict) -> str:
-    s = report["summary"]
     rows = [("pCVR AUC vs true conversion, all impressions ↑", "cvr_auc_entire_space"),
             ("pCVR mean abs. error vs true p_cvr, all impressions ↓", "cvr_mae_vs_true_p"),
             ("pCVR mean bias vs true p_cvr, all impressions", "cvr_mean_bias"),
             ("CVR AUC on clicked impressions (observed buys) ↑", "cvr_auc_clicked"),
             ("CTCVR AUC, all impressions ↑", "ctcvr_auc")]
+    settings = report["settings"]
     lines = [
         SECTION, "",
         f"Command: `{report['command']}` ({report['date']}, {report['seconds']:.0f} s). "
-        f"{report['settings']['impressions']:,} training impressions per seed, {report['settings']['epochs']} epochs; "
-        f"mean ± std over seeds {report['settings']['seeds']}. The synthetic world knows every impression's true "
-        "conversion probability, so pCVR can be scored over the entire impression space, where it is used.", "",
-        "| metric | clicked-only CVR | ESMM |", "|---|---:|---:|",
+        f"{settings['impressions']:,} training impressions per seed, {settings['epochs']} epochs; "
+        f"mean ± std over seeds {settings['seeds']}. The synthetic world knows every impression's true "
+        "conversion probability, so pCVR can be scored over the entire impression space, where it is used. "
+        "Worlds (generator arguments): " + "; ".join(f"**{w}** `{json.dumps(v)}`" for w, v in settings["worlds"].items())
+        + ".", "",
     ]
-    for label, key in rows:
-        cells = [f"{s[m][key]['mean']:.4f} ± {s[m][key]['std']:.4f}" if key in s[m] else "—" for m in ("clicked_only", "esmm")]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    for world, s in report["summary"].items():
+        lines += [f"**{world}**", "", "| metric | clicked-only CVR | ESMM |", "|---|---:|---:|"]
+        for label, key in rows:
+            cells = [f"{s[m][key]['mean']:.4f} ± {s[m][key]['std']:.4f}" if key in s[m] else "—"
+                     for m in ("clicked_only", "esmm")]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -163,11 +163,17 @@ class Trainer:
             weights = tf.stop_gradient(result.weights)
             combined = result.shared_gradient if result.shared_gradient is not None \
                 else tf.linalg.matvec(matrix, weights, transpose_a=True)
-            plain = G.all_reduce_sum(tf.cond(
-                wanted, lambda: [tf.zeros_like(v) for v in shared],
-                lambda: [G.dense(g, v) for g, v in zip(weighted_gradient(tape, local, self.trained, weights, shared), shared)]))
+            def plain_gradients():  # one backward pass of Σ w_t L_t for every variable
+                grads = weighted_gradient(tape, local, self.trained, weights, shared + others)
+                return [G.dense(g, v) for g, v in zip(grads, shared + others)]
+
+            def head_gradients():  # G has the shared part: only the task-specific rest
+                grads = weighted_gradient(tape, local, self.trained, weights, others) if others else []
+                return [tf.zeros_like(v) for v in shared] + [G.dense(g, v) for g, v in zip(grads, others)]
+
+            reduced = G.all_reduce_sum(tf.cond(wanted, head_gradients, plain_gradients))
+            plain, other_grads = reduced[:len(shared)], reduced[len(shared):]
             shared_grads = tf.cond(wanted, lambda: G.unflatten(combined, shared), lambda: list(plain))
-            other_grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, weights, others)) if others else []
             by_variable = {id(v): g for v, g in zip(shared, shared_grads)}
             by_variable.update({id(v): g for v, g in zip(others, other_grads)})
             self.stats.add_gradients(matrix, measured=wanted)
