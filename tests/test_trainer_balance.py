@@ -174,3 +174,35 @@ def test_two_mirrored_devices_take_the_same_step_as_one(tmp_path, method):
         for task in a:
             assert a[task] == pytest.approx(b[task], rel=1e-4, abs=1e-5)
     assert result["max_weight_difference"] < 1e-4, result
+
+
+def test_separate_encoders_train_and_refuse_gradient_balancing(tmp_path):
+    from mtlflow.errors import ConfigError
+
+    path = project(tmp_path, {"diagnostics_every": 1}, tasks=["topic", "flag"])
+    config = yaml.safe_load(path.read_text())
+    config["sharing"] = {"type": "none"}
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    run, metrics = train(path, tmp_path / "run", verbose=False)
+    record = json.loads((tmp_path / "run" / "history.json").read_text())["epochs"][0]["balance"]
+    assert record["measured_steps"] == 0 and "cosine" not in record  # nothing shared to compare
+    config["training"]["balance"] = {"method": "pcgrad"}
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    with pytest.raises(ConfigError, match="shares none"):
+        train(path, tmp_path / "run2", verbose=False)
+
+
+@pytest.mark.parametrize("method", ["pcgrad", "mgda", "fixed"])
+def test_representation_gradients_train_and_match_parameters_for_fixed(tmp_path, method):
+    """``gradients: representation`` combines per-task gradients on the encoder output; for a
+    linear combination (fixed weights) the step equals the ordinary one exactly."""
+    training = {"diagnostics_every": None, "balance": {"method": method, "gradients": "representation"}}
+    before, history = weights_after(tmp_path / "r", training, steps=2, tasks=("topic", "flag", "tags"))
+    assert all(np.isfinite(w).all() for g in history[-1].values() for w in g)
+    assert largest_change(before["shared"], history[-1]["shared"]) > 0
+    if method == "fixed":
+        _, reference = weights_after(tmp_path / "p", {"diagnostics_every": None}, steps=2,
+                                     tasks=("topic", "flag", "tags"))
+        for group in history[-1]:
+            for a, b in zip(history[-1][group], reference[-1][group]):
+                np.testing.assert_allclose(a, b, atol=2e-6)

@@ -28,7 +28,7 @@ class DataConfig(StrictModel):
     ``validation_split`` of the training file is held out.
     """
 
-    format: Literal["csv", "tsv", "jsonl", "jointbert"] | None = None
+    format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None
     train: str
     validation: str | None = None
     test: str | None = None
@@ -199,6 +199,14 @@ class BalanceConfig(StrictModel):
     recomputes the weights every k-th step only and reuses them in between;
     ``normalize: true`` rescales every task gradient to the mean norm first. Tasks with
     ``weight: 0`` (e.g. ESMM's unsupervised CVR tower) take no part in balancing.
+
+    ``gradients``: what gradient-level methods combine. ``parameters`` (exact): each task's
+    gradient on the shared parameters, one backward pass per task through the shared
+    trunk. ``representation`` (fast): each task's gradient on the shared representation
+    (the encoder's output, per example), combined there and back-propagated through the
+    encoder once — the "MGDA-UB" upper bound of Sener & Koltun (2018), LibMTL's
+    ``rep_grad``. Under ``tf.distribute`` the representation is per replica, so each replica
+    combines its own examples' gradients.
     """
 
     model_config = {**StrictModel.model_config, "extra": "allow"}
@@ -207,6 +215,7 @@ class BalanceConfig(StrictModel):
                     "nash_mtl", "aligned_mtl", "imtl"] = "fixed"
     every: PositiveInt = 1
     normalize: bool = False
+    gradients: Literal["parameters", "representation"] = "parameters"
 
     @model_validator(mode="after")
     def _known_hyperparameters(self):
@@ -215,7 +224,7 @@ class BalanceConfig(StrictModel):
             if key not in allowed:
                 raise _KeyError(f"training.balance.{key}",
                                 f"not a hyperparameter of {self.method!r}; allowed keys: "
-                                + ", ".join(["method", "every", "normalize", *allowed]))
+                                + ", ".join(["method", "every", "normalize", "gradients", *allowed]))
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise _KeyError(f"training.balance.{key}", f"must be a number, got {value!r}")
         return self

@@ -56,7 +56,7 @@ def gradnorm(alpha: float = 1.5, learning_rate: float = 0.025) -> Balancer:
     def init(num_tasks: int) -> GradNormState:
         return GradNormState(tf.ones([num_tasks]), tf.zeros([num_tasks]))
 
-    def update(*, losses, gradients, state: GradNormState, **extras):
+    def update(*, losses, state: GradNormState, gradients=None, **extras):
         del extras
         losses = as_losses(losses)
         norms = tf.norm(as_gradients(gradients, "gradnorm"), axis=1)

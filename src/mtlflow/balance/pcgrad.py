@@ -50,7 +50,7 @@ def pcgrad(seed: int = 0) -> Balancer:
         del num_tasks
         return PCGradState(key=tf.constant([seed, 0], tf.int64))
 
-    def update(*, gradients, state: PCGradState, losses=None, **extras):
+    def update(*, state: PCGradState, gradients=None, losses=None, **extras):
         del losses, extras
         gradients = as_gradients(gradients, "pcgrad")
         t = gradients.shape[0]

@@ -52,8 +52,9 @@ def uncertainty(regression: Sequence[bool] | None = None, learning_rate: float =
     """
     learning_rate = check_number("learning_rate", learning_rate, strict=True)
     if regression is not None:
+        ok = not isinstance(regression, (str, bytes)) and all(isinstance(r, bool) for r in regression)
+        check("regression", regression, ok, "must be a sequence of bools")
         regression = tuple(regression)
-        check("regression", regression, all(isinstance(r, bool) for r in regression), "must be a sequence of bools")
 
     def init(num_tasks: int) -> UncertaintyState:
         if regression is not None and len(regression) != num_tasks:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mtlflow.data.conll_reader import read_conll
 from mtlflow.data.csv_reader import read_csv
 from mtlflow.data.jointbert_reader import read_jointbert
 from mtlflow.data.jsonl_reader import read_jsonl
 from mtlflow.data.table import Table, check_on_bad_row
 from mtlflow.errors import DataError
 
-FORMATS = ("csv", "tsv", "jsonl", "jointbert")
+FORMATS = ("csv", "tsv", "jsonl", "jointbert", "conll")
 _FORMAT_BY_SUFFIX = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -18,6 +19,7 @@ _FORMAT_BY_SUFFIX = {
     ".jsonl": "jsonl",
     ".json": "jsonl",
     ".ndjson": "jsonl",
+    ".conll": "conll",
 }
 
 
@@ -31,8 +33,8 @@ def read_table(
     """Read ``path`` as ``format`` (one of :data:`FORMATS`), inferred when ``None``.
 
     A directory is read as JointBERT; files by extension (``.csv``; ``.tsv`` /
-    ``.tab``; ``.jsonl`` / ``.json`` / ``.ndjson``). ``delimiter`` applies to
-    csv / tsv only.
+    ``.tab``; ``.jsonl`` / ``.json`` / ``.ndjson``; ``.conll``). ``delimiter``
+    applies to csv / tsv only.
     """
     check_on_bad_row(on_bad_row)
     format = format or _infer_format(path)
@@ -45,6 +47,8 @@ def read_table(
         raise DataError(f"{path}: data.delimiter only applies to csv and tsv files, not {format}; remove it")
     if format == "jsonl":
         return read_jsonl(path, on_bad_row=on_bad_row)
+    if format == "conll":
+        return read_conll(path, on_bad_row=on_bad_row)
     return read_jointbert(path, on_bad_row=on_bad_row)
 
 

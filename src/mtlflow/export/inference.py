@@ -1,7 +1,8 @@
 """Raw inputs → every task's decoded outputs in one forward pass, as one ``tf.Module``.
 
 The same module serves ``mtlflow predict`` in-process and is what the SavedModel exports
-as its ``serving_default`` signature, so both give the same answers.
+as its ``serving_default`` signature (every task) and ``predict_<task>`` signatures (one
+task each), so both give the same answers.
 """
 
 from __future__ import annotations
@@ -35,13 +36,31 @@ class InferenceModule(tf.Module):
         return self.preprocessor.raw_signature
 
     def _serve(self, raw):
+        return self._outputs(raw, self._task_objects)
+
+    def _outputs(self, raw, tasks):
         predictions = self.model(self.preprocessor(raw), training=False)
         text = self.preprocessor.inputs.text
         view = self.preprocessor.token_view(raw[text.column]) if text else None
         outputs = {}
-        for task in self._task_objects:
+        for task in tasks:
             outputs.update(task.serving_outputs(predictions[task.name], view))
         return outputs
+
+    def task_function(self, name: str):
+        """``serve`` restricted to one task's outputs (the ``predict_<task>`` signature)."""
+        task = next((t for t in self._task_objects if t.name == name), None)
+        if task is None:
+            known = ", ".join(t.name for t in self._task_objects)
+            raise MtlflowError(f"unknown task {name!r}; the model has {known}")
+        return tf.function(lambda raw: self._outputs(raw, (task,)), input_signature=[self.signature])
+
+    def signatures(self) -> dict:
+        """Concrete functions to export: ``serving_default`` and ``predict_<task>`` per task."""
+        signatures = {"serving_default": self.serve.get_concrete_function()}
+        for task in self._task_objects:
+            signatures[f"predict_{task.name}"] = self.task_function(task.name).get_concrete_function()
+        return signatures
 
     def predict(self, columns: dict[str, list]) -> list[dict]:
         """Decoded predictions for a batch of raw columns, one dict per example."""

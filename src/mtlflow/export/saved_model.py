@@ -16,10 +16,21 @@ from mtlflow.export.inference import InferenceModule
 
 
 def existing_versions(base: Path) -> list[int]:
-    """Version numbers of the complete exports under ``base`` (numbered directories)."""
+    """Version numbers under ``base`` (numbered directories, complete or not).
+
+    Used to pick the next free number; :func:`complete_versions` lists the loadable ones.
+    """
     if not base.is_dir():
         return []
     return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and re.fullmatch(r"\d+", p.name))
+
+
+def complete_versions(base: Path) -> list[int]:
+    """Versions a server may load: numbered directories holding a ``saved_model.pb``.
+
+    Hidden staging directories (``.tmp-…``) are never numbered, so they never appear.
+    """
+    return [v for v in existing_versions(Path(base)) if (Path(base) / str(v) / "saved_model.pb").is_file()]
 
 
 def export_saved_model(module: InferenceModule, base: str | Path, version: int | None = None,
@@ -29,7 +40,8 @@ def export_saved_model(module: InferenceModule, base: str | Path, version: int |
     The SavedModel is written to a hidden temporary directory beside the target and
     renamed into place when complete, so a server polling ``base`` never sees half an
     export. Its ``serving_default`` signature takes the raw columns and returns every
-    task's outputs; ``assets.extra/mtlflow.json`` holds the model card.
+    task's outputs, and ``predict_<task>`` returns one task's; ``assets.extra/mtlflow.json``
+    holds the model card.
     """
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
@@ -42,8 +54,7 @@ def export_saved_model(module: InferenceModule, base: str | Path, version: int |
         raise MtlflowError(f"{target}: version {version} already exists; pick another --version or remove it")
     staging = base / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
     try:
-        signature = module.serve.get_concrete_function()
-        tf.saved_model.save(module, str(staging), signatures={"serving_default": signature})
+        tf.saved_model.save(module, str(staging), signatures=module.signatures())
         if model_card is not None:
             extra = staging / "assets.extra"
             extra.mkdir()

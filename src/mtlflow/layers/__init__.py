@@ -9,6 +9,7 @@ also return their gates (``return_gates=True``), labelled by ``expert_names(task
 """
 
 from mtlflow.layers.cgc import CGC
+from mtlflow.layers.crf import CRF
 from mtlflow.layers.cross_stitch import CrossStitch
 from mtlflow.layers.mmoe import MMoE
 from mtlflow.layers.ple import PLE
@@ -17,6 +18,7 @@ from mtlflow.layers.shared_bottom import SharedBottom
 
 __all__ = [
     "CGC",
+    "CRF",
     "CrossStitch",
     "MMoE",
     "PLE",

@@ -7,7 +7,7 @@ import numbers
 import keras
 from keras import ops
 
-from mtlflow.layers.experts import ExpertStack, check_positive_int, check_units, task_masks
+from mtlflow.layers.experts import ExpertStack, check_positive_int, check_units, leading_axes, task_masks
 
 
 @keras.saving.register_keras_serializable(package="mtlflow")
@@ -79,7 +79,8 @@ class CrossStitch(keras.layers.Layer):
         x = inputs
         for depth, stitch in enumerate(self._stitches):
             x = self.columns.layer_call(x, depth, training=training)  # [..., T, units]
-            x = ops.einsum("ij,...jd->...id", stitch, x)
+            lead = leading_axes(x, 2)
+            x = ops.einsum(f"ij,{lead}jd->{lead}id", stitch, x)
         return [x[..., i, :] for i in range(self.num_tasks)]
 
     def compute_output_shape(self, input_shape):

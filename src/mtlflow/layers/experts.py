@@ -2,9 +2,9 @@
 
 :class:`ExpertStack` evaluates ``n`` same-shaped MLP experts with one einsum per layer:
 layer ``l`` keeps every expert's kernel in one ``[n, in, out]`` weight, so
-``h_i = act(x W_i + b_i)`` for all ``i`` is ``einsum("...i,nio->...no")`` (first layer, one
-input read by every expert) or ``einsum("...ni,nio->...no")`` (deeper layers, one input per
-expert). Inputs may be ``[batch, dim]`` or ``[batch, time, dim]``; outputs put the expert
+``h_i = act(x W_i + b_i)`` for all ``i`` is ``einsum("bi,nio->bno")`` (first layer, one
+input read by every expert) or ``einsum("bni,nio->bno")`` (deeper layers, one input per
+expert), with a ``t`` axis added for ``[batch, time, dim]`` inputs. Outputs put the expert
 axis second to last, ``[batch, (time,) n, units[-1]]``.
 """
 
@@ -84,9 +84,18 @@ def check_task_index(layer, task_index) -> int:
     return int(task_index)
 
 
+def leading_axes(x, trailing: int) -> str:
+    """Einsum letters for ``x``'s leading axes (batch, time, ...), all but ``trailing``.
+
+    Subscripts are spelled out because TensorFlow's einsum is two orders of magnitude
+    slower with ``...`` than with explicit axes.
+    """
+    return "abcefgh"[: len(x.shape) - trailing]
+
+
 def mix(gate, experts):
     """``Σ_i g_i e_i``: gate ``[..., n]`` and experts ``[..., n, d]`` → ``[..., d]``."""
-    return ops.einsum("...n,...nd->...d", gate, experts)
+    return ops.sum(gate[..., None] * experts, axis=-2)
 
 
 @keras.saving.register_keras_serializable(package="mtlflow")
@@ -103,6 +112,7 @@ class MLP(keras.layers.Layer):
                       for i, u in enumerate(self.units)]
         self.dropouts = [keras.layers.Dropout(self.dropout, seed=sub_seed(self.seed, i), name=f"dropout_{i}")
                          for i in range(len(self.units))] if self.dropout else []
+        self.supports_masking = True
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -151,6 +161,7 @@ class ExpertStack(keras.layers.Layer):
         self.dropouts = [keras.layers.Dropout(self.dropout, seed=sub_seed(self.seed, i), name=f"dropout_{i}")
                          for i in range(len(self.units))] if self.dropout else []
         self.kernels, self.biases = [], []
+        self.supports_masking = True
 
     def build(self, input_shape):
         fan_in = int(input_shape[-1])
@@ -165,7 +176,8 @@ class ExpertStack(keras.layers.Layer):
 
     def layer_call(self, x, depth: int, training=None):
         """Layer ``depth`` of every expert: ``[..., in]`` (depth 0) or ``[..., n, in]`` → ``[..., n, out]``."""
-        pattern = "...i,nio->...no" if depth == 0 else "...ni,nio->...no"
+        lead = leading_axes(x, 1 if depth == 0 else 2)
+        pattern = f"{lead}i,nio->{lead}no" if depth == 0 else f"{lead}ni,nio->{lead}no"
         h = self.activation(ops.einsum(pattern, x, self.kernels[depth]) + self.biases[depth])
         return self.dropouts[depth](h, training=training) if self.dropouts else h
 
@@ -185,24 +197,30 @@ class ExpertStack(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mtlflow")
 class Gate(keras.layers.Layer):
-    """``softmax(W MLP(x))`` over ``num_choices`` experts, per position: ``[..., dim]`` → ``[..., n]``."""
+    """``softmax(W MLP(x) + b)`` over ``num_choices`` experts, per position: ``[..., dim]`` → ``[..., n]``."""
 
     def __init__(self, num_choices: int, hidden_units=(), activation="relu", **kwargs):
         super().__init__(**kwargs)
         self.num_choices = check_positive_int("num_choices", num_choices)
         self.hidden_units = check_units("hidden_units", hidden_units, allow_empty=True)
         self.activation = check_activation(activation)
-        self.hidden = MLP(self.hidden_units, self.activation, name="hidden") if self.hidden_units else None
-        self.logits = keras.layers.Dense(self.num_choices, name="logits")
+        # A gate over one expert is identically 1: it has no weights.
+        self.hidden = (MLP(self.hidden_units, self.activation, name="hidden")
+                       if self.hidden_units and self.num_choices > 1 else None)
+        self.logits = keras.layers.Dense(self.num_choices, name="logits") if self.num_choices > 1 else None
+        self.supports_masking = True
 
     def build(self, input_shape):
         shape = tuple(input_shape)
         if self.hidden is not None:
             self.hidden.build(shape)
             shape = self.hidden.compute_output_shape(shape)
-        self.logits.build(shape)
+        if self.logits is not None:
+            self.logits.build(shape)
 
     def call(self, x):
+        if self.logits is None:
+            return ops.ones_like(x[..., :1])
         if self.hidden is not None:
             x = self.hidden(x)
         return ops.softmax(self.logits(x), axis=-1)

@@ -68,11 +68,14 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task]) -> 
     inputs = model_inputs(config, vocab)
     outputs: dict = {}
     own = {n: t for n, t in tasks.items() if not _factors(t)}
+    tokens = pooled = None
     if config.sharing.type in ("hard", "none"):
         shared = encode(config, vocab, inputs, "shared") if config.sharing.type == "hard" else None
+        if shared:
+            tokens, pooled = shared
         for name, task in own.items():
-            tokens, pooled = shared or encode(config, vocab, inputs, name)
-            outputs[name] = task.build_head(tokens if task.level == "token" else pooled)
+            task_tokens, task_pooled = shared or encode(config, vocab, inputs, name)
+            outputs[name] = task.build_head(task_tokens if task.level == "token" else task_pooled)
     else:
         tokens, pooled = encode(config, vocab, inputs, "shared")
         for level, x in (("example", pooled), ("token", tokens)):
@@ -90,6 +93,13 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task]) -> 
     for name, task in tasks.items():
         if _factors(task):
             outputs[name] = keras.layers.Multiply(name=name)([outputs[f] for f in _factors(task)])
+    if config.training.balance.gradients == "representation" and config.sharing.type != "none":
+        # the shared representation, for per-task gradients taken there (see BalanceConfig)
+        levels = {t.level for t in own.values()}
+        if "example" in levels:
+            outputs["representation.pooled"] = pooled
+        if "token" in levels and tokens is not None:
+            outputs["representation.tokens"] = tokens
     order = [*tasks, *(k for k in outputs if k not in tasks)]
     return keras.Model(inputs, {k: outputs[k] for k in order}, name="mtlflow")
 

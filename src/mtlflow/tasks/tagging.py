@@ -1,20 +1,40 @@
-"""Sequence labelling (slot filling, NER): one tag per token, decoded to spans."""
+"""Sequence labelling (slot filling, NER): one tag per token, decoded to spans.
+
+Two decoders (``decoder:``):
+
+* ``softmax`` (default): the head emits per-token probabilities; the loss is the token
+  cross-entropy; decoding is the best valid sequence under them (``constrained``) or
+  the per-token argmax.
+* ``crf``: the head emits per-token emission scores ``[batch, time, tags]`` (the model
+  output) into a :class:`~mtlflow.layers.CRF` (layer ``<task>``) that owns the learned
+  transitions. The loss is the CRF negative log-likelihood, spread over the tokens so
+  that the trainer's masked mean is the **mean NLL per token** (the sentence NLLs
+  summed, divided by the number of labelled tokens: the same normalisation as the
+  softmax's token cross-entropy, to which it reduces when the transitions are 0).
+  Evaluation and the exported graph decode with the CRF's Viterbi over the learned
+  (and, with ``constrained``, the scheme's) transitions; ``_tag_scores`` are the CRF's
+  per-token marginal probabilities of the decoded tags. The task reads the transitions
+  from the CRF layer of the model last built with it (:meth:`TaggingTask.build_head`).
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from mtlflow.evaluate import metrics as M
-from mtlflow.evaluate.spans import spans_from_tags
+from mtlflow.evaluate.spans import spans_from_tags, validate_tags
 from mtlflow.tasks.base import LabelError, Task, as_text
 from mtlflow.tasks.inventory import InventoryMixin, build_inventory
 from mtlflow.tasks.span_decoding import decode_spans
 from mtlflow.tasks.spec import TaskSpec
 from mtlflow.tasks.viterbi import bio_constraints, viterbi_numpy, viterbi_tf
+
+if TYPE_CHECKING:
+    from mtlflow.layers.crf import CRF
 
 _SCHEME_PREFIXES = {"bio": {"B", "I"}, "bioes": {"B", "I", "E", "S"}}
 
@@ -28,7 +48,13 @@ class TaggingSpec(TaskSpec):
       separator: splits a text cell (CSV) into tags; JSONL gives a list.
       constrained: decode the most probable *valid* tag sequence (Viterbi over the
         token log-probabilities, forbidding e.g. ``I-date`` after ``O``) instead of
-        the per-token argmax, which can split or orphan a span.
+        the per-token argmax, which can split or orphan a span. With ``decoder: crf``
+        the CRF forbids those transitions in its likelihood and its decoding, and a
+        training sequence that breaks them (e.g. IOB1's ``I-`` at a span start) is a
+        label error.
+      decoder: ``softmax`` (per-token softmax, token cross-entropy) or ``crf`` (a
+        linear-chain CRF with learned transitions, sentence negative log-likelihood
+        averaged per token, Viterbi decoding; Lample et al., NAACL 2016).
     """
 
     metric_names: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "exact_match")
@@ -37,10 +63,11 @@ class TaggingSpec(TaskSpec):
     labels: list[str] | None = None
     separator: str | None = None
     constrained: bool = True
+    decoder: Literal["softmax", "crf"] = "softmax"
 
 
 class TaggingTask(InventoryMixin, Task):
-    """Per-token softmax over tags; loss: token cross-entropy, masked at padding.
+    """Per-token softmax (or CRF, ``decoder: crf``) over tags; loss masked at padding.
 
     Metrics are span-level precision / recall / F1 (CoNLL-2000 ``conlleval``; Tjong Kim
     Sang & Buchholz, 2000) and the share of sentences whose spans are all right.
@@ -54,6 +81,7 @@ class TaggingTask(InventoryMixin, Task):
     def __init__(self, spec: TaggingSpec):
         super().__init__(spec)
         self.labels = spec.labels or []
+        self.crf: CRF | None = None  # the CRF layer of the last model built (decoder: crf)
 
     def split(self, value: Any, location: str) -> list[str] | None:
         """The raw tag column as a list of tags (None when missing)."""
@@ -101,6 +129,14 @@ class TaggingTask(InventoryMixin, Task):
         for i, tag in enumerate(tags):
             self._check_scheme(tag, location)
             ids[i] = self.index_of(tag, location)
+        if self.spec.decoder == "crf" and self.spec.constrained:
+            problem = validate_tags(tags, self.spec.scheme)
+            if problem:
+                raise LabelError(
+                    f"{location}: task {self.name!r}: {problem}, which the {self.spec.scheme} scheme forbids and "
+                    f"the constrained CRF gives probability 0; start every span with B- (IOB1 → BIO), "
+                    f"or set tasks.{self.name}.constrained: false"
+                )
         return ids, 1.0
 
     def missing_label(self):
@@ -108,10 +144,32 @@ class TaggingTask(InventoryMixin, Task):
 
     def build_head(self, x):
         x = self.tower(x)
-        return keras.layers.Dense(len(self.labels), activation="softmax", name=self.name)(x)
+        if self.spec.decoder == "softmax":
+            return keras.layers.Dense(len(self.labels), activation="softmax", name=self.name)(x)
+        from mtlflow.layers.crf import CRF  # here: mtlflow.layers.crf imports mtlflow.tasks.viterbi
+
+        emissions = keras.layers.Dense(len(self.labels), name=f"{self.name}_emissions")(x)
+        constrained = self.spec.constrained
+        self.crf = CRF(len(self.labels), tags=self.labels if constrained else None,
+                       scheme=self.spec.scheme if constrained else None, name=self.name)
+        return self.crf(emissions)
+
+    def _crf_layer(self) -> CRF:
+        if self.crf is None:
+            raise RuntimeError(f"task {self.name!r} (decoder: crf) has no CRF layer yet; build the model "
+                               "(build_model or build_head) before computing its loss or decoding")
+        return self.crf
 
     def per_example_loss(self, y_true, y_pred):
-        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+        """Softmax: token cross-entropy. CRF: :meth:`CRF.token_losses`, ``[batch, label width]``.
+
+        The CRF terms telescope, so the trainer's per-token mask (real tokens first) keeps
+        exactly each labelled sentence's NLL; see the module docstring.
+        """
+        if self.spec.decoder == "softmax":
+            return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+        width = tf.shape(y_true)[1]  # the labels may be narrower than the batch's token ids
+        return self._crf_layer().token_losses(y_pred, y_true)[:, :width]
 
     def _tags(self, ids) -> list[str]:
         return [self.labels[i] for i in ids]
@@ -123,31 +181,44 @@ class TaggingTask(InventoryMixin, Task):
             self._constraint_tables, self._constraints_for = bio_constraints(self.labels, self.spec.scheme), key
         return self._constraint_tables
 
-    def best_tags(self, probabilities: np.ndarray) -> list[str]:
-        """One sequence's decoded tags (``[len, tags]`` probabilities, no padding)."""
+    def _decoding_tables(self):
+        """What :meth:`best_tags` decodes with: the CRF's potentials, or None."""
+        return self._crf_layer().numpy_potentials() if self.spec.decoder == "crf" else None
+
+    def best_tags(self, probabilities: np.ndarray, tables=None) -> list[str]:
+        """One sequence's decoded tags (``[len, tags]`` probabilities, or CRF emission scores; no padding).
+
+        ``tables``: the CRF's ``(transitions, start, end)`` (read from the layer when omitted).
+        """
+        if self.spec.decoder == "crf":
+            return self._tags(viterbi_numpy(probabilities, *(self._decoding_tables() if tables is None else tables)))
         if not self.spec.constrained:
             return self._tags(np.argmax(probabilities, axis=-1))
         scores = np.log(np.maximum(probabilities, 1e-12))
         return self._tags(viterbi_numpy(scores, *self._constraints()))
 
     def evaluate(self, y_true, y_pred):
-        """``y_true``: list of tag-id arrays; ``y_pred``: list of ``[len, tags]`` probabilities."""
+        """``y_true``: list of tag-id arrays; ``y_pred``: list of ``[len, tags]`` model outputs."""
+        tables = self._decoding_tables()
         true_tags = [self._tags(t) for t in y_true]
-        pred_tags = [self.best_tags(p) for p in y_pred]
+        pred_tags = [self.best_tags(p, tables) for p in y_pred]
         return M.span_prf(true_tags, pred_tags, scheme=self.spec.scheme)
 
     def correct(self, y_true, y_pred):
-        scheme = self.spec.scheme
+        scheme, tables = self.spec.scheme, self._decoding_tables()
         return np.array(
             [
-                set(spans_from_tags(self._tags(t), scheme)) == set(spans_from_tags(self.best_tags(p), scheme))
+                set(spans_from_tags(self._tags(t), scheme)) == set(spans_from_tags(self.best_tags(p, tables), scheme))
                 for t, p in zip(y_true, y_pred)
             ],
             dtype=bool,
         )
 
     def serving_outputs(self, y_pred, tokens=None):
-        if self.spec.constrained:
+        if self.spec.decoder == "crf":
+            best = self._crf_layer().decode(y_pred, tokens.mask)
+            y_pred = self._crf_layer().marginals(y_pred, tokens.mask)  # scores: p(y_t = tag | x)
+        elif self.spec.constrained:
             scores = tf.math.log(tf.maximum(y_pred, 1e-12))
             best = viterbi_tf(scores, tokens.mask, *self._constraints())
         else:

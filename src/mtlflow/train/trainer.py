@@ -77,6 +77,8 @@ class Trainer:
             raise ConfigError("tasks: every task has weight 0; give at least one task a positive weight")
         groups = task_variables(model, tasks)
         self.shared_variables = groups["shared"]
+        self.representation_keys = [k for k in model.output if k.startswith("representation.")] \
+            if training.balance.gradients == "representation" else []
         with self.strategy.scope(), tf.variable_creator_scope(_first_replica):
             self.optimizers = OptimizerGroups(training, groups)
             self.balancer = make_balancer(training, tasks, self.trained)
@@ -84,6 +86,10 @@ class Trainer:
             self.stats = GradientStats(len(self.trained))
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        if not self.shared_variables and self.balancer.needs_gradients:
+            raise ConfigError(f"training.balance.method: {training.balance.method!r} combines the tasks' gradients on "
+                              "shared parameters, and this model shares none (sharing.type: none); "
+                              "use a loss-level method (fixed, uncertainty, dwa, rlw)")
         self.optimizer = next(iter(self.optimizers.optimizers.values()))
         self.evaluator = Evaluator(model, tasks, self.weights)
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -106,6 +112,10 @@ class Trainer:
     @property
     def _computes_task_gradients(self) -> bool:
         cfg = self.config
+        if not self.shared_variables:  # nothing shared (sharing.type: none): nothing to compare
+            return False
+        if self.representation_keys:
+            return True
         return bool(self.balancer.needs_gradients or cfg.task_clip_norm or cfg.diagnostics_every)
 
     def _task_gradients_wanted(self, state):
@@ -141,7 +151,10 @@ class Trainer:
         shared_refs = {id(v) for v in shared}
         others = [v for v in variables if id(v) not in shared_refs]
 
-        if not self._computes_task_gradients:
+        if self.representation_keys:
+            result, new_state, by_variable = self._representation_step(
+                tape, local, [predictions[k] for k in self.representation_keys], losses, state, shared, others)
+        elif not self._computes_task_gradients:
             result, new_state = self.balancer.update(losses=losses, gradients=None, state=state)
             grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, result.weights, variables))
             by_variable = {id(v): g for v, g in zip(variables, grads)}
@@ -215,6 +228,41 @@ class Trainer:
             sums = {name: sums[name] + losses[name] for name in self.tasks}
             steps += 1
         return sums, steps
+
+    def _representation_step(self, tape, local, representations, losses, state, shared, others):
+        """Per-task gradients on the shared representation ``z`` (``[T, Σ size(z)]``, this
+        replica's examples), combined there; the result is back-propagated through the
+        encoder once. Shared variables above ``z`` (e.g. MMoE experts) and task-specific ones
+        get ``∇ Σ_t w_t L_t``."""
+        cfg = self.config
+        # A representation computed from another (the pooled vector from the token states)
+        # is left out: the gradient on the upstream one already carries its path, and
+        # back-propagating both would count that path twice.
+        representations = [z for z in representations
+                           if not any(other is not z and tape.gradient(z, other) is not None
+                                      for other in representations)]
+        rows = []
+        for name in self.trained:
+            grads = tape.gradient(local[name], representations)
+            rows.append(tf.concat([tf.reshape(G.dense(g, z), [-1]) for g, z in zip(grads, representations)], 0))
+        matrix = tf.stack(rows)
+        if cfg.task_clip_norm:
+            matrix = G.clip_rows(matrix, cfg.task_clip_norm)
+        result, new_state = self.balancer.update(
+            losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
+        weights = tf.stop_gradient(result.weights)
+        combined = result.shared_gradient if result.shared_gradient is not None \
+            else tf.linalg.matvec(matrix, weights, transpose_a=True)
+        sizes = [tf.size(z) for z in representations]
+        parts = [tf.reshape(part, tf.shape(z)) for part, z in zip(tf.split(combined, sizes), representations)]
+        below = tape.gradient(representations, shared, output_gradients=parts)
+        above = [v for v, g in zip(shared, below) if g is None] + others
+        rest = weighted_gradient(tape, local, self.trained, weights, above) if above else []
+        by_variable = {id(v): g for v, g in zip(shared, below) if g is not None}
+        by_variable.update({id(v): g for v, g in zip(above, rest)})
+        grads = G.all_reduce_sum([by_variable[id(v)] for v in shared + others])
+        self.stats.add_gradients(matrix)
+        return result, new_state, {id(v): g for v, g in zip(shared + others, grads)}
 
     def _distributed_step(self, batch):
         if not self._distributed:
