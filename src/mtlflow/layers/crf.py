@@ -130,7 +130,7 @@ class CRF(keras.layers.Layer):
 
     def log_partition(self, emissions, mask):
         """``log Z`` per sentence, ``[batch]`` (0 for a sentence without tokens)."""
-        emissions, mask, width = _padded(emissions, mask)
+        emissions, mask, _ = _padded(emissions, mask)
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         alpha = tf.gather(self.forward_scores(emissions), tf.maximum(lengths - 1, 0), batch_dims=1)
         log_z = tf.reduce_logsumexp(alpha + self.potentials()[2], axis=1)
@@ -138,7 +138,7 @@ class CRF(keras.layers.Layer):
 
     def sequence_score(self, emissions, tags, mask):
         """``s(y)`` of the given tag ids ``[batch, time]`` per sentence, ``[batch]``."""
-        emissions, mask, width = _padded(emissions, mask)
+        emissions, mask, _ = _padded(emissions, mask)
         tags = _padded_tags(tags, tf.shape(emissions)[1])
         valid = tf.cast(mask, tf.float32)
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)

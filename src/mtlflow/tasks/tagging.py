@@ -7,10 +7,12 @@ Two decoders (``decoder:``):
   the per-token argmax.
 * ``crf``: the head emits per-token emission scores ``[batch, time, tags]`` (the model
   output) into a :class:`~mtlflow.layers.CRF` (layer ``<task>``) that owns the learned
-  transitions. The loss is the CRF negative log-likelihood, spread over the tokens so
-  that the trainer's masked mean is the **mean NLL per token** (the sentence NLLs
-  summed, divided by the number of labelled tokens: the same normalisation as the
-  softmax's token cross-entropy, to which it reduces when the transitions are 0).
+  transitions. The loss is the CRF negative log-likelihood, spread over the tokens as
+  ``ℓ_t = NLL(y_1..t) - NLL(y_1..t-1)`` (:meth:`~mtlflow.layers.CRF.token_losses`),
+  whose sum over a sentence's real tokens is its NLL: the trainer's per-token masked
+  mean is then the **mean NLL per token** (the sentence NLLs summed, divided by the
+  number of labelled tokens: the softmax's normalisation, and its token cross-entropy
+  exactly when the transitions are 0).
   Evaluation and the exported graph decode with the CRF's Viterbi over the learned
   (and, with ``constrained``, the scheme's) transitions; ``_tag_scores`` are the CRF's
   per-token marginal probabilities of the decoded tags. The task reads the transitions
@@ -146,7 +148,7 @@ class TaggingTask(InventoryMixin, Task):
         x = self.tower(x)
         if self.spec.decoder == "softmax":
             return keras.layers.Dense(len(self.labels), activation="softmax", name=self.name)(x)
-        from mtlflow.layers.crf import CRF  # here: mtlflow.layers.crf imports mtlflow.tasks.viterbi
+        from mtlflow.layers.crf import CRF  # not at the top: mtlflow.layers.crf imports mtlflow.tasks (a cycle)
 
         emissions = keras.layers.Dense(len(self.labels), name=f"{self.name}_emissions")(x)
         constrained = self.spec.constrained
