@@ -209,29 +209,39 @@ class BalanceConfig(StrictModel):
     combines its own examples' gradients.
     """
 
-    model_config = {**StrictModel.model_config, "extra": "allow"}
-
     method: Literal["fixed", "uncertainty", "dwa", "rlw", "gradnorm", "pcgrad", "cagrad", "mgda",
                     "nash_mtl", "aligned_mtl", "imtl"] = "fixed"
     every: PositiveInt = 1
     normalize: bool = False
     gradients: Literal["parameters", "representation"] = "parameters"
+    # the methods' hyperparameters (see mtlflow.balance); each method takes its own
+    learning_rate: float | None = Field(None, gt=0.0)
+    temperature: float | None = Field(None, gt=0.0)
+    period: PositiveInt | None = None
+    seed: int | None = None
+    alpha: float | None = Field(None, ge=0.0)
+    c: float | None = Field(None, ge=0.0)
+    iterations: PositiveInt | None = None
+    rescale: Literal[0, 1, 2] | None = None
 
     @model_validator(mode="after")
     def _known_hyperparameters(self):
         allowed = BALANCE_HYPERPARAMETERS[self.method]
-        for key, value in (self.model_extra or {}).items():
-            if key not in allowed:
+        for key in sorted(self.model_fields_set):
+            if key in _ALL_HYPERPARAMETERS and getattr(self, key) is not None and key not in allowed:
+                users = sorted(m for m, keys in BALANCE_HYPERPARAMETERS.items() if key in keys)
                 raise _KeyError(f"training.balance.{key}",
-                                f"not a hyperparameter of {self.method!r}; allowed keys: "
-                                + ", ".join(["method", "every", "normalize", "gradients", *allowed]))
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise _KeyError(f"training.balance.{key}", f"must be a number, got {value!r}")
+                                f"not a hyperparameter of {self.method!r} (only of {', '.join(users)}); "
+                                "allowed keys: " + ", ".join(["method", "every", "normalize", "gradients", *allowed]))
         return self
 
     @property
     def hyperparameters(self) -> dict:
-        return dict(self.model_extra or {})
+        """The method's hyperparameters that the config sets."""
+        return {k: getattr(self, k) for k in BALANCE_HYPERPARAMETERS[self.method] if getattr(self, k) is not None}
+
+
+_ALL_HYPERPARAMETERS = {k for keys in BALANCE_HYPERPARAMETERS.values() for k in keys}
 
 
 class GroupConfig(StrictModel):
