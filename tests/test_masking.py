@@ -110,3 +110,23 @@ def test_masked_mean_formula_and_non_finite_placeholders():
     mask = tf.constant([1.0, 0.0, 1.0, 0.0])
     assert float(masked_mean(loss, mask)) == pytest.approx(2.0)
     assert float(masked_mean(loss, tf.zeros(4))) == 0.0
+
+
+def test_a_batch_whose_longest_text_has_no_tags_trains(tmp_path):
+    """The tags of the longest text are missing: labels must still be as wide as the tokens."""
+    import json
+
+    from conftest import synthetic_rows, write_jsonl, write_synthetic_project
+    from mtlflow.run import train
+
+    config = write_synthetic_project(tmp_path / "p", n_train=40, epochs=1)
+    rows = synthetic_rows(40, seed=1)
+    longest = max(range(len(rows)), key=lambda i: len(rows[i]["text"].split()))
+    rows[longest]["text"] += " w1 w2 w3 w4 w5 w6"
+    rows[longest]["tags"] = None
+    write_jsonl(rows, config.parent / "train.jsonl")
+    text = config.read_text().replace("batch_size: 32", "batch_size: 64")
+    config.write_text(text, "utf-8")
+    run, metrics = train(config, tmp_path / "run", verbose=False, export=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["epochs"][0]["train_loss"]["tags"] > 0
