@@ -64,3 +64,11 @@ def test_graph_viterbi_single_step():
     transitions, start, end = bio_constraints(TAGS["bio"], "bio")
     scores = tf.math.log(tf.constant([[[0.1, 0.3, 0.5, 0.05, 0.05]]]))
     assert viterbi_tf(scores, tf.constant([[True]]), transitions, start, end).numpy().tolist() == [[1]]
+
+
+def test_graph_viterbi_single_step_in_a_traced_function_with_static_shapes():
+    """A one-token batch inside tf.function (static time = 1): the served graph's case."""
+    transitions, start, end = bio_constraints(TAGS["bio"], "bio")
+    scores = tf.math.log(tf.constant([[[0.1, 0.3, 0.5, 0.05, 0.05]], [[0.6, 0.1, 0.1, 0.1, 0.1]]]))
+    decode = tf.function(lambda s: viterbi_tf(s, tf.ones([2, 1], tf.bool), transitions, start, end))
+    assert decode(scores).numpy().tolist() == [[1], [0]]

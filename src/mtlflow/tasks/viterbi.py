@@ -72,7 +72,9 @@ def viterbi_tf(scores, mask, transitions, start, end):
 
     alphas, pointers = tf.scan(forward, (steps, step_mask),
                                initializer=(first, tf.zeros([batch, k], tf.int32)))
-    final = tf.cond(tf.shape(steps)[0] > 0, lambda: alphas[-1], lambda: first)
+    # the last alpha (``first`` for one-token batches; no cond, whose untaken branch would
+    # still have to build ``alphas[-1]`` on an empty, statically known shape)
+    final = tf.concat([first[None], alphas], axis=0)[-1]
     last = tf.argmax(final + end, axis=1, output_type=tf.int32)
 
     def backward(tag, pointer):
