@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="write a ready example config (and its data) into DIR")
     p.add_argument("template", help=f"one of: {', '.join(TEMPLATES)}")
     p.add_argument("directory")
+
+    from mtlflow.serving import cli as serving_cli
+
+    p = sub.add_parser("serve", help="serve exported models over TF Serving's REST and gRPC APIs")
+    serving_cli.add_arguments(p)
     return parser
 
 
@@ -223,6 +228,7 @@ def cmd_export(args) -> int:
 COMMANDS = {
     "demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
     "export": cmd_export, "schema": cmd_schema, "init": cmd_init,
+    "serve": lambda args: __import__("mtlflow.serving.cli", fromlist=["main"]).main(args),
 }
 
 

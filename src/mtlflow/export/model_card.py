@@ -16,6 +16,7 @@ import tensorflow as tf
 from mtlflow.export.reference import class_inventory, reference_distribution
 
 FORMAT = "mtlflow-model-card/2"
+REFERENCE_LIMIT = 10_000  # examples of the split the drift reference is computed on, at most
 
 # Tagging outputs padded along axis 1: per token ("" / 0.0) and per span ("" / -1).
 _TAGGING_PADDING = {
@@ -75,14 +76,11 @@ def model_card(module, tasks: dict, config: dict, metrics: dict | None = None,
     signatures = {"serving_default": {"tasks": list(tasks)}}
     signatures.update({f"predict_{n}": {"tasks": [n]} for n in tasks})
     reference = None
-    if reference_features is not None and len(next(iter(reference_features.values()))):
-        outputs = predict_in_chunks(module, reference_features)
-        reference = {
-            "split": reference_split,
-            "examples": int(len(next(iter(reference_features.values())))),
-            "tasks": {n: reference_distribution(t.type_name, n, outputs, class_inventory(t.type_name, task_entries[n]))
-                      for n, t in tasks.items()},
-        }
+    if reference_features is not None and len(next(iter(reference_features.values()), ())):
+        try:
+            reference = _reference(module, tasks, task_entries, reference_features, reference_split)
+        except (KeyError, ValueError, tf.errors.OpError) as exc:  # drift is optional: never fail the export
+            reference_split = f"no reference: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     return {
         "format": FORMAT,
         "inputs": {k: {"dtype": v.dtype.name, "shape": v.shape.as_list()} for k, v in module.signature.items()},
@@ -93,4 +91,19 @@ def model_card(module, tasks: dict, config: dict, metrics: dict | None = None,
         "reference": reference,
         **({} if reference or not reference_split else {"reference_note": reference_split}),
         "config": config,
+    }
+
+
+def _reference(module, tasks: dict, task_entries: dict, features: dict, split: str | None) -> dict:
+    total = len(next(iter(features.values())))
+    if total > REFERENCE_LIMIT:  # a seeded sample bounds the export's extra time
+        keep = np.sort(np.random.default_rng(0).choice(total, REFERENCE_LIMIT, replace=False))
+        features = {k: v[keep] for k, v in features.items()}
+    outputs = predict_in_chunks(module, features)
+    return {
+        "split": split,
+        "examples": int(min(total, REFERENCE_LIMIT)),
+        "of": int(total),
+        "tasks": {n: reference_distribution(t.type_name, n, outputs, class_inventory(t.type_name, task_entries[n]))
+                  for n, t in tasks.items()},
     }

@@ -12,20 +12,36 @@ monitoring against the model card's reference distributions. ``mtlflow serve`` r
         ...
 """
 
-from mtlflow.serving.ab import ABRouter
-from mtlflow.serving.batching import Batcher
-from mtlflow.serving.config_file import ModelConfig, load_model_config, parse_model_config
-from mtlflow.serving.drift import DriftMonitor, psi
-from mtlflow.serving.errors import ServingError
-from mtlflow.serving.model_manager import ModelManager, VersionStatus
-from mtlflow.serving.options import ServerOptions
-from mtlflow.serving.servable import Servable
-from mtlflow.serving.server import ModelServer
-from mtlflow.serving.server_core import ServerCore
-from mtlflow.serving.version_policy import VersionPolicy
+from importlib import import_module
 
-__all__ = [
-    "ABRouter", "Batcher", "DriftMonitor", "ModelConfig", "ModelManager", "ModelServer", "Servable",
-    "ServerCore", "ServerOptions", "ServingError", "VersionPolicy", "VersionStatus", "load_model_config",
-    "parse_model_config", "psi",
-]
+# Names are imported on first use, so `mtlflow serve --help` (and the CLI's parser, which
+# imports mtlflow.serving.cli) does not load TensorFlow.
+_EXPORTS = {
+    "ABRouter": "mtlflow.serving.ab",
+    "Batcher": "mtlflow.serving.batching",
+    "ModelConfig": "mtlflow.serving.config_file",
+    "load_model_config": "mtlflow.serving.config_file",
+    "parse_model_config": "mtlflow.serving.config_file",
+    "DriftMonitor": "mtlflow.serving.drift",
+    "psi": "mtlflow.serving.drift",
+    "ServingError": "mtlflow.serving.errors",
+    "ModelManager": "mtlflow.serving.model_manager",
+    "VersionStatus": "mtlflow.serving.model_manager",
+    "ServerOptions": "mtlflow.serving.options",
+    "Servable": "mtlflow.serving.servable",
+    "ModelServer": "mtlflow.serving.server",
+    "ServerCore": "mtlflow.serving.server_core",
+    "VersionPolicy": "mtlflow.serving.version_policy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mtlflow.serving' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
