@@ -170,6 +170,16 @@ def markdown(report: dict) -> str:
         cells = [f"{row[k]['mean']:.4f} ± {row[k]['ci95']:.4f}" for k in MODELS]
         gain = 1 - row["mmoe"]["mean"] / row["shared_bottom"]["mean"]
         lines.append(f"| {c} | " + " | ".join(cells) + f" | {gain:+.1%} lower MSE |")
+    first, last = next(iter(s.values())), list(s.values())[-1]
+    gap = lambda row: 1 - row["mmoe"]["mean"] / row["shared_bottom"]["mean"]  # noqa: E731
+    trend = "widens" if gap(last) > gap(first) else "narrows"
+    best = {c: min(row, key=lambda k: row[k]["mean"]) for c, row in s.items()}
+    lines += ["", f"The paper's expected shape is MMoE's advantage over Shared-Bottom growing as the correlation "
+              f"falls. Here it {trend}: {gap(first):+.1%} at p = {next(iter(s))} and {gap(last):+.1%} at p = "
+              f"{list(s)[-1]}; the lowest MSE per correlation: " + ", ".join(f"{c}: {k}" for c, k in best.items())
+              + ". Shared-Bottom does not degrade as p falls, and the mixture of experts fits these sine-shaped "
+              "targets better with or without per-task gates, so at this data size the architecture's inductive "
+              "bias outweighs the effect of task relatedness."]
     return "\n".join(lines) + "\n"
 
 
