@@ -155,7 +155,8 @@ def test_diagnostics_record_task_gradient_cosines(tmp_path):
     assert np.all((np.array(stats["conflict_rate"]) >= 0) & (np.array(stats["conflict_rate"]) <= 1))
 
 
-@pytest.mark.parametrize("method", ["fixed", "pcgrad", "mgda", "uncertainty"])
+@pytest.mark.parametrize("method", ["pcgrad", *(pytest.param(m, marks=pytest.mark.slow)
+                                                for m in ("fixed", "mgda", "uncertainty"))])
 def test_two_mirrored_devices_take_the_same_step_as_one(tmp_path, method):
     import os
     import subprocess
