@@ -65,7 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("template", help=f"one of: {', '.join(TEMPLATES)}")
     p.add_argument("directory")
 
+    from mtlflow import compare, diagnose
     from mtlflow.serving import cli as serving_cli
+
+    p = sub.add_parser("diagnose", help="negative-transfer report of a run: task-gradient cosines, conflicts, weights")
+    diagnose.add_arguments(p)
+    p = sub.add_parser("compare", help="multi-task vs one single-task model per task on the same budget (Δm)")
+    compare.add_arguments(p)
 
     p = sub.add_parser("serve", help="serve exported models over TF Serving's REST and gRPC APIs")
     serving_cli.add_arguments(p)
@@ -228,6 +234,8 @@ def cmd_export(args) -> int:
 COMMANDS = {
     "demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
     "export": cmd_export, "schema": cmd_schema, "init": cmd_init,
+    "diagnose": lambda args: __import__("mtlflow.diagnose", fromlist=["main"]).main(args),
+    "compare": lambda args: __import__("mtlflow.compare", fromlist=["main"]).main(args),
     "serve": lambda args: __import__("mtlflow.serving.cli", fromlist=["main"]).main(args),
 }
 

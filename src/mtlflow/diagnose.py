@@ -116,6 +116,7 @@ def summarize(history: dict, source: str = "history.json") -> dict:
         "dominance_by_epoch": _round(dominance),
         "cosine_by_epoch": {f"{p['tasks'][0]}×{p['tasks'][1]}": _round(cosine[:, i, j])
                             for p, (i, j) in zip(pairs, _upper(len(tasks)))},
+        "resumed_from_epoch": int(history.get("resumed_from_epoch") or 0),
         "weight_epochs": [e["epoch"] for e in weighted],
         "weights_by_epoch": [e["balance"]["weights"] for e in weighted],
     }
@@ -147,6 +148,12 @@ def summary_lines(report: dict) -> list[str]:
     lines = [f"diagnose: {len(report['tasks'])} trained tasks ({', '.join(report['tasks'])}), "
              f"{report['measured_steps']} of {report['steps']} steps measured in {len(report['measured_epochs'])} "
              f"of {report['epochs']} epochs"]
+    if report.get("resumed_from_epoch"):
+        lines.append(f"a resumed run: history.json holds epochs {report['resumed_from_epoch'] + 1} on only, so "
+                     "the diagnostics of the earlier epochs are not included")
+    if report.get("measured_on") == "representation":
+        lines.append("gradients measured on the shared representation (training.balance.gradients: "
+                     "representation), not on the shared parameters")
     if len(report["tasks"]) < 2:
         lines.append("one trained task: no task pairs to compare")
     elif report["conflicting_pairs"]:
@@ -251,10 +258,31 @@ def plot_diagnosis(report: dict, path: str | Path) -> Path:
     return path
 
 
+def _training_settings(run_dir: Path) -> dict:
+    """The run's ``sharing`` and ``training.balance`` settings that change what was measured."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load((run_dir / "config.yaml").read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    balance = (raw.get("training") or {}).get("balance") or {}
+    return {"sharing": (raw.get("sharing") or {}).get("type"), "gradients": balance.get("gradients"),
+            "method": balance.get("method")}
+
+
 def diagnose(run_dir: str | Path) -> dict:
     """Reads ``run_dir/history.json``, writes ``diagnose.md`` and ``diagnose.png`` there; returns the report."""
     run_dir = Path(run_dir)
-    report = summarize(read_history(run_dir), str(run_dir / "history.json"))
+    settings = _training_settings(run_dir)
+    try:
+        report = summarize(read_history(run_dir), str(run_dir / "history.json"))
+    except MtlflowError as exc:
+        if settings.get("sharing") == "none" and "no task-gradient diagnostics" in str(exc):
+            raise MtlflowError(f"{run_dir}: the run shares no parameters (sharing.type: none), so its tasks' "
+                               "gradients never meet and there is nothing to diagnose") from None
+        raise
+    report["measured_on"] = "representation" if settings.get("gradients") == "representation" else "parameters"
     (run_dir / "diagnose.md").write_text(diagnose_markdown(report, run_dir), "utf-8")
     plot_diagnosis(report, run_dir / "diagnose.png")
     return report
