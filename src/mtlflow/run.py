@@ -154,7 +154,11 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
         run.split_data(train_split), validation_data,
         resume=resume, verbose=verbose, bucket_boundaries=config.data.bucket_boundaries,
     )
-    (run_dir / "history.json").write_text(json.dumps(asdict(history), indent=1, default=float), "utf-8")
+    record = asdict(history)
+    if resume and (run_dir / "history.json").is_file():  # keep the epochs before the resume point
+        earlier = json.loads((run_dir / "history.json").read_text("utf-8")).get("epochs", [])
+        record["epochs"] = [e for e in earlier if e["epoch"] <= history.resumed_from_epoch] + record["epochs"]
+    (run_dir / "history.json").write_text(json.dumps(record, indent=1, default=float), "utf-8")
     plot_history(json.loads((run_dir / "history.json").read_text("utf-8")), run_dir / "training_curves.png")
 
     final_data = run.split_data(test_split) if test_split else validation_data

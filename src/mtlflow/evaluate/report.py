@@ -12,7 +12,7 @@ import numpy as np
 
 PER_TYPE_KEY = "per_type"
 
-HEADLINE_METRICS = ("accuracy", "f1", "auc", "micro_f1", "rmse")
+HEADLINE_METRICS = ("auc", "accuracy", "f1", "micro_f1", "rmse")
 """The metric that stands for a task in one-line summaries, by task type."""
 
 

@@ -118,6 +118,11 @@ class Trainer:
             return True
         return bool(self.balancer.needs_gradients or cfg.task_clip_norm or cfg.diagnostics_every)
 
+    @property
+    def _combines_task_gradients(self) -> bool:
+        """Whether the update itself is built from the per-task gradients ``G``."""
+        return bool(self.shared_variables and (self.balancer.needs_gradients or self.config.task_clip_norm))
+
     def _task_gradients_wanted(self, state):
         """Scalar bool: whether this step computes the per-task gradients ``G``."""
         cfg = self.config
@@ -154,10 +159,21 @@ class Trainer:
         if self.representation_keys:
             result, new_state, by_variable = self._representation_step(
                 tape, local, [predictions[k] for k in self.representation_keys], losses, state, shared, others)
-        elif not self._computes_task_gradients:
+        elif not self._combines_task_gradients:
+            # The update needs one backward pass of Σ w_t L_t (sparse embedding gradients
+            # stay sparse); per-task gradients, when diagnostics want them, only feed the
+            # statistics, on their steps.
             result, new_state = self.balancer.update(losses=losses, gradients=None, state=state)
             grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, result.weights, variables))
             by_variable = {id(v): g for v, g in zip(variables, grads)}
+            if self._computes_task_gradients:
+                wanted = self._task_gradients_wanted(state)
+                size = sum(int(v.shape.num_elements()) for v in shared)
+                local_matrix = tf.cond(
+                    wanted,
+                    lambda: tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]),
+                    lambda: tf.zeros([len(self.trained), size]))
+                self.stats.add_gradients(G.all_reduce_sum(local_matrix), measured=wanted)
         else:
             wanted = self._task_gradients_wanted(state)
             size = sum(int(v.shape.num_elements()) for v in shared)
