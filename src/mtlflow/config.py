@@ -302,7 +302,7 @@ class TrainingConfig(StrictModel):
     gradient_centralization: bool = False
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     stages: list[StageConfig] = Field(default_factory=list)
-    diagnostics_every: PositiveInt | None = 25
+    diagnostics_every: PositiveInt | None = 100
     distribution: DistributionConfig = Field(default_factory=DistributionConfig)
 
 
