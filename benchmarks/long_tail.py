@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/long_tail.py [--seeds 1 2 3 4 5] [--train-rows 2000] [--epochs 8]
+    python benchmarks/long_tail.py [--seeds 1 2 ... 10] [--train-rows 2000] [--epochs 8]   # ~13 min
 
 The claim tested: a task with only a few dozen labelled examples is learned better as an
 auxiliary task beside the main tasks (sharing their encoder) than alone. The task is a
@@ -228,7 +228,14 @@ def verdict(summary: dict, n: int) -> str:
             f"{ap['mean']:+.3f} ± {ap['std']:.3f} ({ap['seeds_better']} of {n}, p = {p_ap:.3f}); worst seed AUC "
             f"{min(m['auc']['values']):.3f} / AP {min(m['average_precision']['values']):.3f} against "
             f"{min(alone['auc']['values']):.3f} / {min(alone['average_precision']['values']):.3f} alone")
-    return "; ".join(parts) + ". \"Better\" here: both paired differences (AUC and AP) with p < 0.05."
+    text = "; ".join(parts) + ". \"Better\" here: both paired differences (AUC and AP) with p < 0.05."
+    full = sign_flip_p(summary["with_main_tasks_minus_alone"]["auc"]["values"]) < 0.05
+    hidden = sign_flip_p(summary["with_main_tasks_rare_hidden_minus_alone"]["auc"]["values"]) < 0.05
+    if full and not hidden:
+        text += (" So the gain comes from the intent task supervising the same concept (its labels include the "
+                 "rare intent); with the rare class hidden from every main task, sharing the encoder with them "
+                 "gave no measurable gain over training the detector alone.")
+    return text
 
 
 def markdown(result: dict) -> str:
@@ -276,7 +283,7 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(1, 11)))
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--labelled", type=int, default=40, help="training rows labelled for the detector")
     parser.add_argument("--positives", type=int, default=10, help="of which of the rare intent")
