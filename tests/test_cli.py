@@ -115,3 +115,24 @@ def test_a_data_error_leaves_no_run_directory(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("mtlflow: data error:") and "train.jsonl:10:" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_parser_knows_every_command_without_loading_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, mtlflow.cli as c; p = c._parser(); "
+            "[p.parse_args(a) for a in (['serve', '--model-base-path', 'm', '--model-name', 'n'], "
+            "['diagnose', 'run'], ['compare', 'c.yaml'])]; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_diagnose_through_the_cli(trained_synthetic, capsys):
+    from mtlflow.cli import main
+
+    run, _ = trained_synthetic
+    assert main(["diagnose", str(run.directory)]) == 0
+    assert "trained tasks" in capsys.readouterr().out
+    assert (run.directory / "diagnose.png").is_file()
