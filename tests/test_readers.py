@@ -301,3 +301,25 @@ def test_reads_real_snips_train():
     assert table.skipped == []
     assert all(len(row["tokens"]) == len(row["tags"]) for row in table.rows)
     assert all(row["label"] for row in table.rows)
+
+
+def test_plain_tsv_with_a_text_starting_with_a_quote_needs_quotes_off(tmp_path):
+    from mtlflow.data.readers import read_table
+    from mtlflow.errors import DataError
+
+    path = tmp_path / "reviews.tsv"
+    path.write_text('label\ttext_a\n1\t"好" 的酒店，还会再来\n0\t一般\n', "utf-8")
+    with pytest.raises(DataError) as error:
+        read_table(path)
+    assert f"{path}:2" in str(error.value) and "data.quotes: false" in str(error.value)
+    table = read_table(path, quotes=False)
+    assert [r["text_a"] for r in table.rows] == ['"好" 的酒店，还会再来', "一般"]
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared/data/chnsenticorp/train.tsv").is_file(),
+                    reason="../shared/data/chnsenticorp is not here")
+def test_chnsenticorp_reads_as_plain_tsv():
+    from mtlflow.data.readers import read_table
+
+    table = read_table(Path(__file__).resolve().parents[2] / "shared/data/chnsenticorp/train.tsv", quotes=False)
+    assert len(table.rows) == 9600 and set(r["label"] for r in table.rows) == {"0", "1"}

@@ -25,7 +25,8 @@ class DataConfig(StrictModel):
     """Where the examples are and what to do with bad ones.
 
     Paths are relative to the config file. Without ``validation``, a seeded
-    ``validation_split`` of the training file is held out.
+    ``validation_split`` of the training file is held out. ``quotes: false`` reads CSV/TSV
+    without quote processing (plain TSV whose texts may begin with ``"``).
     """
 
     format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None
@@ -36,6 +37,7 @@ class DataConfig(StrictModel):
     on_bad_row: Literal["error", "skip"] = "error"
     on_bad_label: Literal["error", "mask"] = "error"
     bucket_boundaries: list[PositiveInt] | None = None
+    quotes: bool = True
 
 
 class TextInput(StrictModel):

@@ -67,7 +67,7 @@ def absolute_config(config: Config, config_dir: Path) -> Config:
 
 
 def read_split(config: Config, path: str, tasks: dict[str, Task], name: str) -> EncodedSplit:
-    table = read_table(path, config.data.format, on_bad_row=config.data.on_bad_row)
+    table = read_table(path, config.data.format, on_bad_row=config.data.on_bad_row, quotes=config.data.quotes)
     return encode_table(table, config, tasks, name)
 
 
@@ -95,7 +95,8 @@ def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | Non
 
     ``previous_run``: a run being resumed, whose label inventories are kept.
     """
-    train_table = read_table(config.data.train, config.data.format, on_bad_row=config.data.on_bad_row)
+    train_table = read_table(config.data.train, config.data.format, on_bad_row=config.data.on_bad_row,
+                             quotes=config.data.quotes)
     fit_tasks(train_table, config, tasks)
     if previous_run is not None:
         _load_task_state(tasks, previous_run)

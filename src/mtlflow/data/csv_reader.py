@@ -16,13 +16,15 @@ _QUOTING_HINT = (
 
 
 def read_csv(
-    path: str | Path, *, delimiter: str | None = None, on_bad_row: str = "error"
+    path: str | Path, *, delimiter: str | None = None, on_bad_row: str = "error", quotes: bool = True
 ) -> Table:
     """Read a delimited text file whose first non-blank row names the columns.
 
     ``delimiter`` defaults to a tab for ``.tsv`` / ``.tab`` files and a comma
     otherwise. Empty cells become ``None``; other values stay strings. Each row's
     location is the physical line it starts on, even after quoted newlines.
+    ``quotes=False`` reads ``"`` as an ordinary character (plain TSV, where a text
+    may start with a quote and fields never hold the delimiter or a newline).
     """
     check_on_bad_row(on_bad_row)
     source = str(path)
@@ -33,7 +35,8 @@ def read_csv(
             f"{source}: the delimiter must be one character, got {delimiter!r}; fix data.delimiter"
         )
     table = Table(source)
-    reader = csv.reader(iter_lines(path), delimiter=delimiter, strict=True)
+    reader = csv.reader(iter_lines(path), delimiter=delimiter, strict=True,
+                        quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)
     start = 1  # physical line on which the record being parsed starts
     try:
         for fields in reader:
@@ -48,7 +51,8 @@ def read_csv(
             else:
                 table.add({name: value or None for name, value in zip(table.columns, fields)}, location)
     except csv.Error as error:
-        raise DataError(f"{source}:{start}: {_csv_error_reason(error)}") from None
+        hint = "; if the file does not quote fields (plain TSV), set data.quotes: false" if delimiter == "\t" else ""
+        raise DataError(f"{source}:{start}: {_csv_error_reason(error)}{hint}") from None
     if not table.columns:
         raise DataError(f"{source}: file is empty; the first line must be a header naming the columns")
     return table.require_rows("file has a header but no data rows; add one row per example below it")

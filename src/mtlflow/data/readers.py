@@ -29,6 +29,7 @@ def read_table(
     *,
     on_bad_row: str = "error",
     delimiter: str | None = None,
+    quotes: bool = True,
 ) -> Table:
     """Read ``path`` as ``format`` (one of :data:`FORMATS`), inferred when ``None``.
 
@@ -42,7 +43,7 @@ def read_table(
         raise DataError(f"{path}: unknown data format {format!r}; set data.format to one of {', '.join(FORMATS)}")
     if format in ("csv", "tsv"):
         default = "\t" if format == "tsv" else ","
-        return read_csv(path, delimiter=delimiter or default, on_bad_row=on_bad_row)
+        return read_csv(path, delimiter=delimiter or default, on_bad_row=on_bad_row, quotes=quotes)
     if delimiter is not None:
         raise DataError(f"{path}: data.delimiter only applies to csv and tsv files, not {format}; remove it")
     if format == "jsonl":
