@@ -168,30 +168,12 @@ class Trainer:
             by_variable = {id(v): g for v, g in zip(variables, grads)}
             if self._computes_task_gradients:
                 wanted = self._task_gradients_wanted(state)
-                size = sum(int(v.shape.num_elements()) for v in shared)
-                local_matrix = tf.cond(
-                    wanted,
-                    lambda: tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]),
-                    lambda: tf.zeros([len(self.trained), size]))
-                self.stats.add_gradients(G.all_reduce_sum(local_matrix), measured=wanted)
+                self.stats.add_gradients(self._task_gradient_matrix(tape, local, shared, wanted), measured=wanted)
         else:
             wanted = self._task_gradients_wanted(state)
-            size = sum(int(v.shape.num_elements()) for v in shared)
+            matrix = self._task_gradient_matrix(tape, local, shared, wanted)
+            result, new_state, weights, combined = self._combine(matrix, losses, state)
 
-            # No synchronisation inside tf.cond (tf.distribute forbids it): branches compute
-            # this replica's part, the all-reduce runs after the cond.
-            def per_task_gradients():
-                return tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained])
-
-            zeros = tf.zeros([len(self.trained), size])
-            matrix = G.all_reduce_sum(tf.cond(wanted, per_task_gradients, lambda: zeros))
-            if cfg.task_clip_norm:
-                matrix = G.clip_rows(matrix, cfg.task_clip_norm)
-            result, new_state = self.balancer.update(
-                losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
-            weights = tf.stop_gradient(result.weights)
-            combined = result.shared_gradient if result.shared_gradient is not None \
-                else tf.linalg.matvec(matrix, weights, transpose_a=True)
             def plain_gradients():  # one backward pass of Σ w_t L_t for every variable
                 grads = weighted_gradient(tape, local, self.trained, weights, shared + others)
                 return [G.dense(g, v) for g, v in zip(grads, shared + others)]
@@ -245,12 +227,33 @@ class Trainer:
             steps += 1
         return sums, steps
 
+    def _task_gradient_matrix(self, tape, local, shared, wanted):
+        """``G``: ``[T, P]`` per-task gradients of the shared parameters, summed over replicas,
+        on steps where ``wanted`` (zeros otherwise). Nothing synchronises inside the
+        ``tf.cond`` (tf.distribute forbids it): the branch computes this replica's part and
+        the all-reduce runs after it."""
+        size = sum(int(v.shape.num_elements()) for v in shared)
+        return G.all_reduce_sum(tf.cond(
+            wanted,
+            lambda: tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]),
+            lambda: tf.zeros([len(self.trained), size])))
+
+    def _combine(self, matrix, losses, state):
+        """Balancer over the per-task gradients: ``(result, new state, weights, combined shared gradient)``."""
+        if self.config.task_clip_norm:
+            matrix = G.clip_rows(matrix, self.config.task_clip_norm)
+        result, new_state = self.balancer.update(
+            losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
+        weights = tf.stop_gradient(result.weights)
+        combined = result.shared_gradient if result.shared_gradient is not None \
+            else tf.linalg.matvec(matrix, weights, transpose_a=True)
+        return result, new_state, weights, combined
+
     def _representation_step(self, tape, local, representations, losses, state, shared, others):
         """Per-task gradients on the shared representation ``z`` (``[T, Σ size(z)]``, this
         replica's examples), combined there; the result is back-propagated through the
         encoder once. Shared variables above ``z`` (e.g. MMoE experts) and task-specific ones
         get ``∇ Σ_t w_t L_t``."""
-        cfg = self.config
         # A representation computed from another (the pooled vector from the token states)
         # is left out: the gradient on the upstream one already carries its path, and
         # back-propagating both would count that path twice.
@@ -262,13 +265,7 @@ class Trainer:
             grads = tape.gradient(local[name], representations)
             rows.append(tf.concat([tf.reshape(G.dense(g, z), [-1]) for g, z in zip(grads, representations)], 0))
         matrix = tf.stack(rows)
-        if cfg.task_clip_norm:
-            matrix = G.clip_rows(matrix, cfg.task_clip_norm)
-        result, new_state = self.balancer.update(
-            losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
-        weights = tf.stop_gradient(result.weights)
-        combined = result.shared_gradient if result.shared_gradient is not None \
-            else tf.linalg.matvec(matrix, weights, transpose_a=True)
+        result, new_state, weights, combined = self._combine(matrix, losses, state)
         sizes = [tf.size(z) for z in representations]
         parts = [tf.reshape(part, tf.shape(z)) for part, z in zip(tf.split(combined, sizes), representations)]
         below = tape.gradient(representations, shared, output_gradients=parts)
