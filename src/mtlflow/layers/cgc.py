@@ -3,57 +3,12 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
 
-from mtlflow.layers.experts import (
-    ExpertStack, Gate, check_bool, check_positive_int, check_task_index, check_units, mix, sub_seed,
-    task_masks)
-
-
-def ple_expert_names(task_index: int, task_experts: int, shared_experts: int) -> list[str]:
-    """Gate order of a CGC/PLE task gate: the task's own experts, then the shared ones."""
-    return ([f"task_{task_index}/expert_{i}" for i in range(task_experts)]
-            + [f"shared/expert_{i}" for i in range(shared_experts)])
-
-
-class ExtractionLevel(keras.layers.Layer):
-    """One extraction network of PLE (a CGC when ``shared_gate=False``).
-
-    ``call(task_inputs, shared_input)``: task ``k``'s experts and gate read
-    ``task_inputs[k]``, the shared experts (and the shared gate) read ``shared_input``;
-    all inputs have the same shape. Returns ``(task_outputs, shared_output, task_gates)``:
-    ``y_k = Σ_i g_k(x_k)_i [E_k(x_k), E_s(x_s)]_i`` and, with a shared gate,
-    ``y_s = Σ_i g_s(x_s)_i [E_1(x_1), …, E_T(x_T), E_s(x_s)]_i`` (else ``None``).
-    """
-
-    def __init__(self, num_tasks: int, shared_experts: int, task_experts: int, expert_units, activation,
-                 dropout: float, seed: int | None, shared_gate: bool, **kwargs):
-        super().__init__(**kwargs)
-        self.num_tasks = num_tasks
-        self.shared = ExpertStack(shared_experts, expert_units, activation, dropout, seed, name="shared_experts")
-        self.task = [ExpertStack(task_experts, expert_units, activation, dropout, sub_seed(seed, 100 * (t + 1)),
-                                 name=f"task_{t}_experts") for t in range(num_tasks)]
-        self.task_gates = [Gate(task_experts + shared_experts, name=f"task_{t}_gate") for t in range(num_tasks)]
-        self.shared_gate = (Gate(num_tasks * task_experts + shared_experts, name="shared_gate")
-                            if shared_gate else None)
-
-    def build(self, input_shape):
-        for sublayer in [self.shared, *self.task, *self.task_gates] + ([self.shared_gate] if self.shared_gate else []):
-            sublayer.build(input_shape)
-
-    def call(self, task_inputs, shared_input, training=None):
-        shared = self.shared(shared_input, training=training)  # [..., S, units]
-        own = [experts(x, training=training) for experts, x in zip(self.task, task_inputs)]  # [..., K, units]
-        gates = [gate(x) for gate, x in zip(self.task_gates, task_inputs)]
-        outputs = [mix(g, ops.concatenate([e, shared], axis=-2)) for g, e in zip(gates, own)]
-        shared_output = None
-        if self.shared_gate is not None:
-            shared_output = mix(self.shared_gate(shared_input), ops.concatenate([*own, shared], axis=-2))
-        return outputs, shared_output, gates
+from mtlflow.layers.ple import PLE
 
 
 @keras.saving.register_keras_serializable(package="mtlflow")
-class CGC(keras.layers.Layer):
+class CGC(PLE):
     """Customized Gate Control: task-specific experts beside shared ones, one gate per task.
 
     Task ``k`` mixes its own ``task_experts`` experts ``E_k`` and the ``shared_experts``
@@ -91,44 +46,14 @@ class CGC(keras.layers.Layer):
         # (32, 3), ['task_0/expert_0', 'shared/expert_0', 'shared/expert_1']
     """
 
-    gated = True
-
     def __init__(self, num_tasks: int, shared_experts: int = 1, task_experts: int = 1, expert_units=(16,),
                  activation="relu", dropout: float = 0.0, seed: int | None = None,
                  return_gates: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.num_tasks = check_positive_int("num_tasks", num_tasks)
-        self.shared_experts = check_positive_int("shared_experts", shared_experts)
-        self.task_experts = check_positive_int("task_experts", task_experts)
-        self.expert_units = check_units("expert_units", expert_units)
-        self.return_gates = check_bool("return_gates", return_gates)
-        self.level = ExtractionLevel(self.num_tasks, self.shared_experts, self.task_experts, self.expert_units,
-                                     activation, dropout, seed, shared_gate=False, name="level_0")
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        self.level.build(input_shape)
-
-    def call(self, inputs, training=None):
-        outputs, _, gates = self.level([inputs] * self.num_tasks, inputs, training=training)
-        return (outputs, gates) if self.return_gates else outputs
-
-    def expert_names(self, task_index: int) -> list[str]:
-        """Labels of the experts task ``task_index``'s gate weighs, in gate order."""
-        return ple_expert_names(check_task_index(self, task_index), self.task_experts, self.shared_experts)
-
-    def compute_output_shape(self, input_shape):
-        lead = tuple(input_shape)[:-1]
-        outputs = [lead + (self.expert_units[-1],) for _ in range(self.num_tasks)]
-        gates = [lead + (self.task_experts + self.shared_experts,) for _ in range(self.num_tasks)]
-        return (outputs, gates) if self.return_gates else outputs
-
-    def compute_mask(self, inputs, mask=None):
-        return task_masks(mask, self.num_tasks, self.return_gates)
+        super().__init__(num_tasks, levels=1, shared_experts=shared_experts, task_experts=task_experts,
+                         expert_units=expert_units, activation=activation, dropout=dropout, seed=seed,
+                         return_gates=return_gates, **kwargs)
 
     def get_config(self):
-        experts = self.level.shared.get_config()
-        return {**super().get_config(), "num_tasks": self.num_tasks, "shared_experts": self.shared_experts,
-                "task_experts": self.task_experts, "expert_units": list(self.expert_units),
-                "activation": experts["activation"], "dropout": experts["dropout"], "seed": experts["seed"],
-                "return_gates": self.return_gates}
+        config = super().get_config()
+        del config["levels"]
+        return config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from mtlflow.layers.cgc import ExtractionLevel, ple_expert_names
+from mtlflow.layers.extraction_level import ExtractionLevel, ple_expert_names
 from mtlflow.layers.experts import (
     check_bool, check_positive_int, check_seed, check_task_index, check_units, sub_seed, task_masks)
 
