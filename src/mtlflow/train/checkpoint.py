@@ -31,12 +31,9 @@ def variables_by_path(variables) -> dict[str, tf.Variable]:
     return out
 
 
-def model_checkpoint(model, optimizer=None, **extra) -> tf.train.Checkpoint:
-    """A checkpoint of every model variable (and optimizer variable, and ``extra``)."""
-    parts = {"model_variables": variables_by_path(model.variables), **extra}
-    if optimizer is not None:
-        parts["optimizer_variables"] = variables_by_path(optimizer.variables)
-    return tf.train.Checkpoint(**parts)
+def model_checkpoint(model) -> tf.train.Checkpoint:
+    """A checkpoint of every model variable (the trainer adds optimizer and loop state to its own)."""
+    return tf.train.Checkpoint(model_variables=variables_by_path(model.variables))
 
 
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:

@@ -40,6 +40,7 @@ from mtlflow.train import gradients as G
 from mtlflow.train.checkpoint import model_checkpoint, restore, variables_by_path
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
 from mtlflow.train.gradient_stats import GradientStats
+from mtlflow.train.losses import masked_mean
 from mtlflow.train.groups import OptimizerGroups
 from mtlflow.train.progress import Progress
 
@@ -145,9 +146,8 @@ class Trainer:
             local = {}
             for name, task in self.tasks.items():
                 per_example = task.per_example_loss(labels[name], predictions[name])
-                mask = tf.cast(masks[name], per_example.dtype)
-                total = tf.reduce_sum(tf.where(mask > 0, per_example * mask, 0.0))
-                local[name] = total / tf.maximum(G.all_reduce_sum(tf.reduce_sum(mask)), 1.0)
+                count = G.all_reduce_sum(tf.reduce_sum(tf.cast(masks[name], per_example.dtype)))
+                local[name] = masked_mean(per_example, masks[name], count)
         reported = G.all_reduce_sum(tf.stack([local[n] for n in self.tasks]))
         losses = tf.stack([reported[list(self.tasks).index(n)] for n in self.trained])
         state = self.balance_state.value()
