@@ -25,3 +25,31 @@ def replace_section(path: Path, heading: str, section: str) -> None:
         before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
         new = before + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after.rstrip("\n") + "\n" if after else "")
     path.write_text(new)
+
+
+def machine() -> str:
+    """``"x86_64, 2 CPUs, TensorFlow 2.21.0, Keras 3.15.1"``: where a result was measured."""
+    import os
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+
+
+def save(result: dict, text: str, output: Path | None, markdown: Path | None, heading: str) -> None:
+    """Prints ``text``, writes ``result`` as JSON to ``output`` and ``text`` as the ``heading``
+    section of ``markdown`` (either skipped when None)."""
+    import json
+
+    print()
+    print(text)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=float) + "\n", "utf-8")
+        print(f"wrote {output}")
+    if markdown:
+        replace_section(markdown, heading, text)
+        print(f"updated {markdown} ({heading})")

@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import replace_section  # noqa: E402
+from _report import machine, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "chnsenticorp.yaml"
@@ -162,14 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             r = runs[-1]
             print(f"seed {seed}: dev {r['dev_accuracy']:.4f}  test {r['test_accuracy']:.4f}  "
                   f"({r['seconds']} s, {r['epochs']} epochs, best {r['best_epoch']})", flush=True)
-    import keras
-    import tensorflow as tf
-
     keys = ("dev_accuracy", "test_accuracy", "seconds")
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-                   f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
+        "machine": machine(),
         "data_argument": os.path.relpath(data, ROOT) if data.is_relative_to(ROOT.parent) else str(data),
         "config": yaml.safe_load(EXAMPLE.read_text("utf-8")),
         "runs": runs,

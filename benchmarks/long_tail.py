@@ -57,7 +57,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import replace_section  # noqa: E402
+from _report import save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "long_tail.json"
@@ -325,15 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": aggregate(runs),
     }
     result["verdict"] = verdict(result["summary"], len(runs))
-    print()
-    print(markdown(result))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=float) + "\n", "utf-8")
-        print(f"wrote {args.output}")
-    if args.markdown:
-        replace_section(args.markdown, SECTION, markdown(result))
-        print(f"updated {args.markdown} ({SECTION})")
+    save(result, markdown(result), args.output, args.markdown, SECTION)
     return 0
 
 

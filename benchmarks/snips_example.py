@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import replace_section  # noqa: E402
+from _report import machine, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "snips.yaml"
@@ -116,14 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             r = runs[-1]
             print(f"seed {seed}: intent {r['intent_accuracy']:.4f}  slot F1 {r['slot_f1']:.4f}  "
                   f"sentence {r['sentence_accuracy']:.4f}  ({r['seconds']} s, {r['epochs']} epochs)", flush=True)
-    import keras
-    import tensorflow as tf
-
     keys = ("intent_accuracy", "slot_f1", "sentence_accuracy")
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-                   f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
+        "machine": machine(),
         "data_argument": os.path.relpath(data, ROOT) if data.is_relative_to(ROOT.parent) else str(data),
         "config": yaml.safe_load(EXAMPLE.read_text("utf-8")),
         "runs": runs,
