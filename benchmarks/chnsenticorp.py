@@ -136,7 +136,9 @@ def markdown(result: dict) -> str:
         lines.append(f"| {r['seed']} | {100 * r['dev_accuracy']:.2f} | {100 * r['test_accuracy']:.2f} | {auc} | "
                      f"{r['epochs']} ({r['best_epoch']}) | {r['seconds_per_epoch']} | {r['seconds']} |")
     if result.get("dev_variants"):
-        lines += ["", "Settings were chosen on dev accuracy only (seed 1, same data handling); variants tried:", "",
+        lines += ["", "Settings were chosen on dev accuracy only (seed 1, same data handling). The variants below come from "
+                  "exploratory runs during tuning (`example_config` with overrides), recorded by hand in `DEV_VARIANTS`; "
+                  "this command does not re-run them:", "",
                   "| variant | dev acc |", "|---|---:|"]
         lines += [f"| {name} | {acc} |" for name, acc in result["dev_variants"]]
     return "\n".join(lines)
