@@ -23,7 +23,7 @@ from mtlflow.data.table import Table
 from mtlflow.errors import ConfigError
 
 TASK_TYPES = ["multiclass", "multilabel", "binary", "regression", "tagging"]
-SECTIONS = ["data", "inputs", "encoder", "sharing", "tasks", "training", "export"]
+SECTIONS = ["data", "inputs", "encoder", "sharing", "tasks", "training", "export", "pipeline", "profiles"]
 
 INTENT = "{name: intent, type: multiclass}"
 SLOTS = "{name: slots, type: tagging, column: tags}"

@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--out", help="run directory (default: runs/<config>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    p.add_argument("--profile", help="apply the config's profiles.PROFILE overrides (e.g. smoke)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("evaluate", help="metrics of a trained run")
@@ -154,7 +155,7 @@ def write_template(template: str, directory: Path, examples: int = 6000, seed: i
 def cmd_train(args) -> int:
     from mtlflow.run import train
 
-    run, metrics = train(args.config, args.out, resume=args.resume, verbose=not args.quiet)
+    run, metrics = train(args.config, args.out, resume=args.resume, verbose=not args.quiet, profile=args.profile)
     _print_metrics(metrics)
     print(f"run directory: {run.directory}")
     return 0

@@ -26,7 +26,8 @@ class DataConfig(StrictModel):
 
     Paths are relative to the config file. Without ``validation``, a seeded
     ``validation_split`` of the training file is held out. ``quotes: false`` reads CSV/TSV
-    without quote processing (plain TSV whose texts may begin with ``"``).
+    without quote processing (plain TSV whose texts may begin with ``"``). ``max_rows``
+    keeps only the first that many rows of every split (quick smoke runs).
     """
 
     format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None
@@ -38,6 +39,7 @@ class DataConfig(StrictModel):
     on_bad_label: Literal["error", "mask"] = "error"
     bucket_boundaries: list[PositiveInt] | None = None
     quotes: bool = True
+    max_rows: PositiveInt | None = None
 
 
 class TextInput(StrictModel):
@@ -308,6 +310,47 @@ class TrainingConfig(StrictModel):
     distribution: DistributionConfig = Field(default_factory=DistributionConfig)
 
 
+class ValidationConfig(StrictModel):
+    """The pipeline's data validation: check every split against a schema.
+
+    ``schema_file``: a saved ``schema.json`` to check against (relative to the config file);
+    without it the schema is inferred from the training split. ``on_anomaly``: ``fail``
+    stops the pipeline on any error-level anomaly, ``warn`` reports and goes on.
+    ``max_missing_rate_increase``: how much more often a column may be missing in another
+    split than in training; ``max_skew``: the largest allowed L∞ distance between a
+    categorical/label column's value frequencies in training and another split.
+    """
+
+    schema_file: str | None = None
+    on_anomaly: Literal["fail", "warn"] = "fail"
+    max_missing_rate_increase: float = Field(0.1, ge=0.0, le=1.0)
+    max_skew: float = Field(0.3, gt=0.0, le=1.0)
+
+
+class GateConfig(StrictModel):
+    """When a newly trained model may be pushed (the "blessing").
+
+    ``thresholds``: absolute bars per ``<task>.<metric>`` (``joint.accuracy`` too); a bar
+    is a minimum, except for metrics where lower is better (``rmse``, ``mae``, ``loss``),
+    where it is a maximum. ``tolerance``: how much worse than the version currently
+    served a shared metric may be (absolute) before the new model is refused.
+    """
+
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    tolerance: float = Field(0.01, ge=0.0)
+
+
+class PipelineConfig(StrictModel):
+    """``mtlflow pipeline``: validate → transform → train → evaluate → gate → push.
+
+    ``slices``: input columns whose values the evaluation also reports metrics per slice.
+    """
+
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    slices: list[str] = Field(default_factory=list)
+
+
 class ExportConfig(StrictModel):
     """Where ``mtlflow train`` exports (relative to the run dir; null to skip)."""
 
@@ -324,6 +367,8 @@ class Config(StrictModel):
     tasks: list[TaskConfig] = Field(min_length=1)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_checks(self):
@@ -397,8 +442,34 @@ def parse_config(raw: Any, source: str = "config") -> Config:
         raise ConfigError(f"{source}: {_describe(exc, raw)}") from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Reads and validates a YAML config file."""
+def apply_profile(raw: dict, profile: str | None, source: str = "config") -> dict:
+    """``raw`` with ``profiles[profile]`` merged over it (mappings merge key by key, other
+    values replace), e.g. ``profiles: {smoke: {training: {epochs: 1}, data: {max_rows: 300}}}``.
+    """
+    if profile is None:
+        return raw
+    profiles = raw.get("profiles") or {}
+    if profile not in profiles:
+        known = ", ".join(sorted(profiles)) or "none defined"
+        raise ConfigError(f"{source}: profile {profile!r} is not in the config's profiles ({known})")
+    override = profiles[profile]
+    if not isinstance(override, dict):
+        raise ConfigError(f"{source}: profiles.{profile}: must be a mapping of sections to override")
+    return _deep_merge(raw, override)
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path, profile: str | None = None) -> Config:
+    """Reads and validates a YAML config file, with ``profiles[profile]`` applied if given."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -415,6 +486,10 @@ def load_config(path: str | Path) -> Config:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    if isinstance(raw, dict):
+        raw = apply_profile(raw, profile, str(path))
+    elif profile is not None:
+        raise ConfigError(f"{path}: the config must be a mapping of sections, got {type(raw).__name__}")
     return parse_config(raw, str(path))
 
 

@@ -28,6 +28,7 @@ from mtlflow.config import Config, load_config, parse_config, resolve
 from mtlflow.data.dataset import SplitData
 from mtlflow.data.encode import EncodedSplit, encode_table, fit_tasks
 from mtlflow.data.readers import read_table
+from mtlflow.data.table import Table
 from mtlflow.data.vocabulary import Vocabularies, fit_vocabularies
 from mtlflow.errors import MtlflowError
 from mtlflow.evaluate.plots import plot_history
@@ -66,9 +67,17 @@ def absolute_config(config: Config, config_dir: Path) -> Config:
     return config.model_copy(update={"data": data})
 
 
-def read_split(config: Config, path: str, tasks: dict[str, Task], name: str) -> EncodedSplit:
+def read_config_table(config: Config, path: str) -> Table:
+    """One split's rows as the config's ``data`` section says (format, bad rows, ``max_rows``)."""
     table = read_table(path, config.data.format, on_bad_row=config.data.on_bad_row, quotes=config.data.quotes)
-    return encode_table(table, config, tasks, name)
+    if config.data.max_rows is not None and len(table.rows) > config.data.max_rows:
+        table.rows = table.rows[: config.data.max_rows]
+        table.locations = table.locations[: config.data.max_rows]
+    return table
+
+
+def read_split(config: Config, path: str, tasks: dict[str, Task], name: str) -> EncodedSplit:
+    return encode_table(read_config_table(config, path), config, tasks, name)
 
 
 def _holdout(split: EncodedSplit, fraction: float, seed: int) -> tuple[EncodedSplit, EncodedSplit]:
@@ -95,8 +104,7 @@ def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | Non
 
     ``previous_run``: a run being resumed, whose label inventories are kept.
     """
-    train_table = read_table(config.data.train, config.data.format, on_bad_row=config.data.on_bad_row,
-                             quotes=config.data.quotes)
+    train_table = read_config_table(config, config.data.train)
     fit_tasks(train_table, config, tasks)
     if previous_run is not None:
         _load_task_state(tasks, previous_run)
@@ -111,14 +119,17 @@ def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | Non
 
 
 def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
-          verbose: bool = True, export: bool = True) -> tuple[Run, dict]:
-    """Trains the config's model into a run directory; returns the run and test metrics."""
+          verbose: bool = True, export: bool = True, profile: str | None = None) -> tuple[Run, dict]:
+    """Trains the config's model into a run directory; returns the run and test metrics.
+
+    ``profile``: a name under the config's ``profiles`` whose overrides apply (e.g. ``smoke``).
+    """
     from mtlflow.model.build import build_model
     from mtlflow.model.preprocessor import Preprocessor
     from mtlflow.train.trainer import Trainer
 
     config_path = Path(config_path)
-    config = absolute_config(load_config(config_path), config_path.parent)
+    config = absolute_config(load_config(config_path, profile), config_path.parent)
     run_dir = Path(out) if out else Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / "checkpoints").exists() and not resume:
         raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")
