@@ -86,9 +86,15 @@ class EncoderConfig(StrictModel):
     pooled vector. Dense, numeric and categorical inputs go through the ``mlp``.
     ``token_dropout`` replaces tokens by the unknown-token id with that probability
     while training, so unseen words are labelled from their context.
+
+    ``type: pretrained`` with ``path: DIR`` fine-tunes a BERT checkpoint in Hugging Face
+    layout (config.json, model.safetensors, vocab.txt; relative to the config file) through
+    keras-hub; WordPiece runs inside the model and tagging tasks read each word's first
+    piece. ``pooling`` is then ``mean`` or ``cls``; ``dropout`` null keeps the checkpoint's.
     """
 
-    type: Literal["bilstm", "bigru", "transformer"] = "bilstm"
+    type: Literal["bilstm", "bigru", "transformer", "pretrained"] = "bilstm"
+    path: str | None = None
     embedding_dim: PositiveInt = 64
     units: PositiveInt = 64
     layers: PositiveInt = 1
@@ -96,7 +102,7 @@ class EncoderConfig(StrictModel):
     ff_units: PositiveInt = 128
     dropout: Rate = 0.1
     token_dropout: Rate = 0.0
-    pooling: Literal["mean", "max"] = "mean"
+    pooling: Literal["mean", "max", "cls"] = "mean"
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
 
@@ -319,12 +325,17 @@ class ValidationConfig(StrictModel):
     ``max_missing_rate_increase``: how much more often a column may be missing in another
     split than in training; ``max_skew``: the largest allowed L∞ distance between a
     categorical/label column's value frequencies in training and another split.
+    ``max_new_category_rate``: the largest allowed share of a categorical input's values
+    never seen in training; ``range_margin``: how far (as a fraction of the training
+    range ``max - min``) a number may lie outside the training range before it is reported.
     """
 
     schema_file: str | None = None
     on_anomaly: Literal["fail", "warn"] = "fail"
     max_missing_rate_increase: float = Field(0.1, ge=0.0, le=1.0)
     max_skew: float = Field(0.3, gt=0.0, le=1.0)
+    max_new_category_rate: float = Field(0.1, ge=0.0, le=1.0)
+    range_margin: float = Field(0.1, ge=0.0)
 
 
 class GateConfig(StrictModel):
@@ -381,6 +392,21 @@ class Config(StrictModel):
                 raise _KeyError(f"tasks[{i}].name", "'joint' is reserved for the joint metrics; pick another name")
             if task.type == "tagging" and self.inputs.text is None:
                 raise _KeyError(f"tasks[{i}].type", "a tagging task needs a text input; set inputs.text")
+        if self.encoder.type == "pretrained":
+            if not self.encoder.path:
+                raise _KeyError("encoder.path", "encoder type 'pretrained' needs path: the checkpoint directory "
+                                "(config.json, model.safetensors, vocab.txt)")
+            if self.inputs.text is None:
+                raise _KeyError("encoder.type", "a pretrained encoder reads text; set inputs.text")
+            if self.encoder.pooling == "max":
+                raise _KeyError("encoder.pooling", "a pretrained encoder pools by 'mean' or 'cls', not 'max'")
+            if self.sharing.type == "none":
+                raise _KeyError("sharing.type", "'none' would copy the pretrained encoder once per task; "
+                                "use hard (or a gated sharing type) with a pretrained encoder")
+        elif self.encoder.path is not None:
+            raise _KeyError("encoder.path", f"only used by encoder type 'pretrained' (type is {self.encoder.type!r})")
+        elif self.encoder.pooling == "cls":
+            raise _KeyError("encoder.pooling", "'cls' pooling needs encoder type 'pretrained'; use mean or max")
         for i, task in enumerate(self.tasks):
             for j, factor in enumerate(getattr(task, "product_of", None) or ()):
                 other = next((t for t in self.tasks if t.name == factor), None)

@@ -17,6 +17,7 @@ Layout of ``RUN_DIR``::
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,7 +65,10 @@ def absolute_config(config: Config, config_dir: Path) -> Config:
         key: str(resolve(config_dir, getattr(config.data, key)).resolve())
         for key in ("train", "validation", "test") if getattr(config.data, key) is not None
     })
-    return config.model_copy(update={"data": data})
+    update = {"data": data}
+    if config.encoder.path is not None:
+        update["encoder"] = config.encoder.model_copy(update={"path": str(resolve(config_dir, config.encoder.path).resolve())})
+    return config.model_copy(update=update)
 
 
 def read_config_table(config: Config, path: str) -> Table:
@@ -152,7 +156,7 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
         f"{len(validation_split) if validation_split else 0} validation, {len(test_split) if test_split else 0} test; "
         f"tasks: {', '.join(f'{n} ({t.type_name})' for n, t in tasks.items())}")
 
-    preprocessor = Preprocessor(config.inputs, vocab)
+    preprocessor = Preprocessor(config.inputs, vocab, config.encoder)
     if strategy is not None:
         with strategy.scope():
             model = build_model(config, vocab, tasks)
@@ -210,6 +214,11 @@ def _save_run_files(run_dir: Path, config: Config, tasks, vocab: Vocabularies, s
     (run_dir / "state.json").write_text(
         json.dumps({n: t.state() for n, t in tasks.items()}, ensure_ascii=False, indent=1), "utf-8")
     vocab.save(run_dir / "vocab.json")
+    if config.encoder.type == "pretrained":  # the run dir rebuilds the encoder without the original folder
+        (run_dir / "encoder").mkdir(exist_ok=True)
+        for name in ("config.json", "vocab.txt", "tokenizer_config.json"):
+            if (Path(config.encoder.path) / name).is_file():
+                shutil.copyfile(Path(config.encoder.path) / name, run_dir / "encoder" / name)
     report = {s.name: s.issues for s in splits if s is not None}
     (run_dir / "data_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
 
@@ -235,12 +244,14 @@ def load_run(run_dir: str | Path) -> Run:
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
     _load_task_state(tasks, run_dir)
     vocab = Vocabularies.load(run_dir / "vocab.json")
-    model = build_model(config, vocab, tasks)
+    if (run_dir / "encoder" / "config.json").is_file():  # weights come from the run's checkpoint
+        config = config.model_copy(update={"encoder": config.encoder.model_copy(update={"path": str(run_dir / "encoder")})})
+    model = build_model(config, vocab, tasks, pretrained_weights=False)
     best = tf.train.latest_checkpoint(str(run_dir / "checkpoints" / "best"))
     if best is None:
         raise MtlflowError(f"{run_dir}: no checkpoint in checkpoints/best; the run has not finished an epoch")
     restore(model_checkpoint(model), best)
-    return Run(run_dir, config, tasks, vocab, model, Preprocessor(config.inputs, vocab))
+    return Run(run_dir, config, tasks, vocab, model, Preprocessor(config.inputs, vocab, config.encoder))
 
 
 def evaluate_run(run: Run, data: str | None = None, log=None) -> dict:

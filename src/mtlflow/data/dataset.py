@@ -59,8 +59,9 @@ class SplitData:
         labels, masks = dict(labels), dict(masks)
         for name, task in self.tasks.items():
             if task.level == "token":
-                if "token_ids" in inputs:  # a batch whose longest text has no tags: widen the labels
-                    missing = tf.shape(inputs["token_ids"])[1] - tf.shape(labels[name])[1]
+                words = inputs.get("word_starts", inputs.get("token_ids"))  # word-level width
+                if words is not None:  # a batch whose longest text has no tags: widen the labels
+                    missing = tf.shape(words)[1] - tf.shape(labels[name])[1]
                     labels[name] = tf.pad(labels[name], [[0, 0], [0, tf.maximum(missing, 0)]], constant_values=-1)
                 valid = tf.cast(labels[name] >= 0, tf.float32)
                 masks[name] = valid * masks[name][:, None]

@@ -15,6 +15,8 @@ def model_inputs(config: Config, vocab: Vocabularies) -> dict[str, keras.KerasTe
     inputs = {}
     if config.inputs.text:
         inputs["token_ids"] = keras.Input((None,), dtype="int32", name="token_ids")
+        if config.encoder.type == "pretrained":
+            inputs["word_starts"] = keras.Input((None,), dtype="int32", name="word_starts")
     if config.inputs.dense:
         inputs["dense"] = keras.Input((config.inputs.dense.dim,), name="dense")
     if config.inputs.numeric:
@@ -24,11 +26,17 @@ def model_inputs(config: Config, vocab: Vocabularies) -> dict[str, keras.KerasTe
     return inputs
 
 
-def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str):
+def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str, pretrained_weights: bool = True):
     """Token states (or None without text) and a pooled vector, from layers named ``prefix_*``."""
     enc, sharing = config.encoder, config.sharing
     tokens, parts = None, []
-    if "token_ids" in inputs:
+    if enc.type == "pretrained":
+        from mtlflow.model.pretrained import PretrainedEncoder
+
+        tokens, pooled = PretrainedEncoder(enc.path, pooling=enc.pooling, load_weights=pretrained_weights,
+                                           name=f"{prefix}_text_encoder")(inputs["token_ids"], inputs["word_starts"])
+        parts.append(pooled)
+    elif "token_ids" in inputs:
         tokens, pooled = TextEncoder(
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,
@@ -52,7 +60,8 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str):
     return tokens, pooled
 
 
-def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task]) -> keras.Model:
+def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
+                pretrained_weights: bool = True) -> keras.Model:
     """The multi-task model: a ``keras.Model`` with one named output per task.
 
     ``sharing.type: hard`` builds one encoder (layers ``shared_*``) that every task reads;
@@ -63,6 +72,8 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task]) -> 
     for token-level tasks): the expert weights, which the evaluator summarises. A binary task
     with ``product_of`` (ESMM's ``pCTCVR = pCTR × pCVR``) multiplies the named tasks' outputs.
     Task towers and heads are named ``<task>_tower_<i>`` and ``<task>``.
+    ``pretrained_weights=False`` builds a pretrained encoder without reading its checkpoint
+    (when the run's own checkpoint is restored next).
     """
     keras.utils.set_random_seed(config.training.seed)
     inputs = model_inputs(config, vocab)
@@ -70,14 +81,14 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task]) -> 
     own = {n: t for n, t in tasks.items() if not _factors(t)}
     tokens = pooled = None
     if config.sharing.type in ("hard", "none"):
-        shared = encode(config, vocab, inputs, "shared") if config.sharing.type == "hard" else None
+        shared = encode(config, vocab, inputs, "shared", pretrained_weights) if config.sharing.type == "hard" else None
         if shared:
             tokens, pooled = shared
         for name, task in own.items():
             task_tokens, task_pooled = shared or encode(config, vocab, inputs, name)
             outputs[name] = task.build_head(task_tokens if task.level == "token" else task_pooled)
     else:
-        tokens, pooled = encode(config, vocab, inputs, "shared")
+        tokens, pooled = encode(config, vocab, inputs, "shared", pretrained_weights)
         for level, x in (("example", pooled), ("token", tokens)):
             names = [n for n, t in own.items() if t.level == level]
             if not names:

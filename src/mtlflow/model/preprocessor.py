@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mtlflow.config import InputsConfig
+from mtlflow.config import EncoderConfig, InputsConfig
 from mtlflow.data.tokenize import JOINERS, tf_tokenize
 from mtlflow.data.vocabulary import Vocabularies
 from mtlflow.tasks import TokenView
@@ -27,16 +27,25 @@ def _table(keys: list[str], oov_id: int) -> tf.lookup.StaticHashTable:
 class Preprocessor(tf.Module):
     """Maps a dict of raw columns (``[batch]`` each; dense ``[batch, dim]``) to model inputs.
 
-    Model inputs: ``token_ids`` ``[batch, time]`` int32 (0 = padding),
+    Model inputs: ``token_ids`` ``[batch, time]`` int32 (0 = padding; with a pretrained
+    ``encoder``, WordPiece ids plus ``word_starts`` ``[batch, words]``, each word's first piece),
     ``dense`` ``[batch, dim]``, ``numeric`` ``[batch, n]`` standardised, and
     ``categorical`` ``[batch, k]`` int32 ids.
     """
 
-    def __init__(self, inputs: InputsConfig, vocab: Vocabularies):
+    def __init__(self, inputs: InputsConfig, vocab: Vocabularies, encoder: EncoderConfig | None = None):
         super().__init__(name="preprocessor")
         self.inputs = inputs
         self.vocab = vocab
-        if inputs.text:
+        self.wordpiece = None
+        if inputs.text and encoder is not None and encoder.type == "pretrained":
+            from mtlflow.model.pretrained import read_checkpoint
+            from mtlflow.model.wordpiece import WordPieceTokenizer
+
+            info = read_checkpoint(encoder.path, need_weights=False)
+            self.wordpiece = WordPieceTokenizer(str(info.vocab_path), lowercase=info.lowercase)
+            self.max_pieces = info.max_length
+        elif inputs.text:
             self.token_table = _table(vocab.tokens, oov_id=1)
         self.categorical_tables = {
             c: _table(vocab.categorical[c], oov_id=1) for c in inputs.categorical
@@ -76,7 +85,11 @@ class Preprocessor(tf.Module):
     def __call__(self, raw: dict, ragged: bool = False) -> dict:
         """Model inputs for a batch of raw columns (``ragged=True`` keeps token ids ragged)."""
         out = {}
-        if self.inputs.text:
+        if self.inputs.text and self.wordpiece is not None:
+            ids, starts = self.wordpiece.encode_words(self.tokens(raw[self.inputs.text.column]), self.max_pieces)
+            out["token_ids"] = ids if ragged else ids.to_tensor(0)
+            out["word_starts"] = starts if ragged else starts.to_tensor(0)
+        elif self.inputs.text:
             tokens = self.tokens(raw[self.inputs.text.column])
             ids = tf.ragged.map_flat_values(self.token_table.lookup, tokens)
             ids = tf.cast(ids, tf.int32)

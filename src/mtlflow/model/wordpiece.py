@@ -290,3 +290,43 @@ class WordPieceTokenizer(tf.Module):
             "mask": tf.sequence_mask(token_ids.row_lengths()),
             "word_index": word_index.to_tensor(-1),
         }
+
+    def encode_words(self, words: tf.RaggedTensor, max_length: int = 512) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        """Pre-split words ``[batch, (words)]`` → pieces and each word's first piece.
+
+        For models whose labels are per word (slot tags over whitespace tokens): every word
+        is basic-tokenized and WordPiece'd on its own, so piece boundaries never cross a
+        word. A word that yields no piece (only control characters) becomes ``[UNK]``, so
+        every word has a first piece.
+
+        Returns:
+            ``token_ids``: ``[batch, (pieces)]`` int32, ``[CLS] … [SEP]``, at most
+                ``max_length`` long (the last pieces are cut, ``[SEP]`` kept).
+            ``word_starts``: ``[batch, (words)]`` int32, the position of each word's first
+                piece in ``token_ids`` (≥ 1, since ``[CLS]`` is at 0; a word cut off by
+                ``max_length`` points at ``[SEP]``). The JointBERT recipe labels and reads
+                each word at its first piece.
+        """
+        flat = words.flat_values  # [n]
+        sub = self.words(flat)  # [n, (sub-words)]: punctuation split off, lowercased, ...
+        pieces = self._wordpiece(sub.flat_values)  # [m, (pieces)]
+        n = tf.shape(flat, out_type=tf.int64)[0]
+        per_word = tf.math.unsorted_segment_sum(pieces.row_lengths(), sub.value_rowids(), n)  # [n]
+        by_word = tf.RaggedTensor.from_row_lengths(tf.cast(pieces.flat_values, tf.int32), per_word)
+        empty = tf.cast(per_word == 0, tf.int64)
+        unk = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(empty)], self.unk_id), empty)
+        by_word = tf.concat([by_word, unk], axis=1)  # [n, (pieces ≥ 1)]
+        counts = by_word.row_lengths()
+        text_of_word = words.value_rowids()
+        batch = words.nrows()
+        offset_in_text = tf.cumsum(counts, exclusive=True) - tf.gather(
+            tf.cumsum(tf.math.unsorted_segment_sum(counts, text_of_word, batch), exclusive=True), text_of_word
+        )
+        limit = max_length - 2
+        starts = tf.cast(tf.minimum(offset_in_text, limit) + 1, tf.int32)
+        word_starts = tf.RaggedTensor.from_row_lengths(starts, words.row_lengths())
+        token_ids = tf.RaggedTensor.from_row_lengths(by_word.flat_values, tf.math.unsorted_segment_sum(counts, text_of_word, batch))
+        token_ids = token_ids[:, :limit]
+        ones = tf.ones([batch, 1], tf.int32)
+        token_ids = tf.concat([ones * self.cls_id, token_ids, ones * self.sep_id], axis=1)
+        return token_ids, word_starts
