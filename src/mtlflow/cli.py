@@ -74,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="multi-task vs one single-task model per task on the same budget (Δm)")
     compare.add_arguments(p)
 
+    p = sub.add_parser("embed", help="add sentence vectors from a pretrained encoder to a data file (JSONL out)")
+    p.add_argument("input", help="data file or JointBERT directory with a text column")
+    p.add_argument("output", help="JSON Lines file to write: every input row plus the vector")
+    p.add_argument("--encoder", required=True, help="BERT checkpoint directory (config.json, model.safetensors, vocab.txt)")
+    p.add_argument("--column", default="text", help="text column (default: text)")
+    p.add_argument("--output-column", default="vector", help="name of the vector field (default: vector)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="L2-normalise the vectors (default: as the checkpoint's modules.json says)")
+
     p = sub.add_parser("serve", help="serve exported models over TF Serving's REST and gRPC APIs")
     serving_cli.add_arguments(p)
     return parser
@@ -224,6 +234,15 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    from mtlflow.embed import embed_file
+
+    count = embed_file(args.encoder, args.input, args.output, column=args.column, output_column=args.output_column,
+                       batch_size=args.batch_size, normalize=args.normalize)
+    print(f"wrote {count} rows with {args.output_column!r} vectors to {args.output}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from mtlflow.run import export_run, load_run
 
@@ -237,6 +256,7 @@ COMMANDS = {
     "export": cmd_export, "schema": cmd_schema, "init": cmd_init,
     "diagnose": lambda args: __import__("mtlflow.diagnose", fromlist=["main"]).main(args),
     "compare": lambda args: __import__("mtlflow.compare", fromlist=["main"]).main(args),
+    "embed": cmd_embed,
     "serve": lambda args: __import__("mtlflow.serving.cli", fromlist=["main"]).main(args),
 }
 
