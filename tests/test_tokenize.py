@@ -15,10 +15,11 @@ TEXTS = [
     "",
     "   ",
     "Mixed CASE Ärger",
+    "play Yesterday，然后取消订单。ok！𠀀x",
 ]
 
 
-@pytest.mark.parametrize("tokenizer", ["whitespace", "char"])
+@pytest.mark.parametrize("tokenizer", ["whitespace", "char", "mixed"])
 @pytest.mark.parametrize("lowercase", [False, True])
 def test_python_and_graph_tokenizers_agree(tokenizer, lowercase):
     graph = tf_tokenize(tf.constant(TEXTS), tokenizer, lowercase).to_list()
@@ -30,6 +31,11 @@ def test_char_tokens_of_the_running_example():
     assert tokenize("我想取消 昨天", "char") == ["我", "想", "取", "消", "昨", "天"]
 
 
+def test_mixed_tokens_split_chinese_characters_and_keep_english_words():
+    assert tokenize("Play Yesterday，然后取消 order。", "mixed", lowercase=True) == \
+        ["play", "yesterday", "，", "然", "后", "取", "消", "order", "。"]
+
+
 def test_unknown_tokenizer_names_the_choices():
-    with pytest.raises(ValueError, match="whitespace, char"):
+    with pytest.raises(ValueError, match="whitespace, char, mixed"):
         tokenize("x", "bpe")
