@@ -1,0 +1,152 @@
+"""Mixed supervision: intent + slots from SNIPS and sentiment from ChnSentiCorp, in one model.
+
+Usage::
+
+    python benchmarks/mixed_supervision.py [--snips ../shared/data/snips]
+        [--chnsenticorp ../shared/data/chnsenticorp] [--seed 1]
+
+No example carries all three labels: SNIPS utterances (English) have an intent and slot
+tags, ChnSentiCorp reviews (Chinese) a sentiment. The two corpora are written as one JSON
+Lines file per split with ``null`` for the labels a row lacks, so each task's loss is
+masked to its own rows (``examples/mixed_supervision.yaml``: one ``mixed`` tokenizer, so
+English words and Chinese characters are tokens of one vocabulary, and one shared BiLSTM).
+The three-task model is compared with three single-task models of the same size (same
+encoder, budget and seed), each trained on the rows that carry its label. Writes
+``benchmarks/results/mixed_supervision.json`` and the "Mixed supervision" section of
+BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import yaml  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, save  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "mixed_supervision.yaml"
+RESULT = ROOT / "benchmarks" / "results" / "mixed_supervision.json"
+SECTION = "## Mixed supervision"
+SPLITS = {"train": ("train", "train.tsv"), "validation": ("dev", "dev.tsv"), "test": ("test", "test.tsv")}
+HEADLINE = {"intent": "accuracy", "slots": "f1", "sentiment": "accuracy"}
+
+
+def snips_rows(directory: Path) -> list[dict]:
+    texts = (directory / "seq.in").read_text("utf-8").splitlines()
+    tags = (directory / "seq.out").read_text("utf-8").splitlines()
+    labels = (directory / "label").read_text("utf-8").splitlines()
+    return [{"text": t, "intent": i, "tags": g.split(), "sentiment": None} for t, g, i in zip(texts, tags, labels)]
+
+
+def chnsenticorp_rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [{"text": r["text_a"], "intent": None, "tags": None,
+                 "sentiment": "positive" if r["label"] == "1" else "negative"} for r in reader]
+
+
+def write_splits(snips: Path, chnsenticorp: Path, out: Path) -> dict[str, dict[str, str]]:
+    """``{corpus: {split: path}}`` for ``both``, ``snips`` and ``chnsenticorp`` JSONL files."""
+    paths: dict[str, dict[str, str]] = {"both": {}, "snips": {}, "chnsenticorp": {}}
+    for split, (snips_dir, tsv) in SPLITS.items():
+        parts = {"snips": snips_rows(snips / snips_dir), "chnsenticorp": chnsenticorp_rows(chnsenticorp / tsv)}
+        parts["both"] = parts["snips"] + parts["chnsenticorp"]
+        for corpus, rows in parts.items():
+            path = out / f"{corpus}-{split}.jsonl"
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+            paths[corpus][split] = str(path)
+    return paths
+
+
+def variant(paths: dict[str, str], seed: int, tasks: list[str]) -> dict:
+    config = yaml.safe_load(EXAMPLE.read_text("utf-8"))
+    config.pop("profiles", None)
+    config["data"].update(paths)
+    config["tasks"] = [t for t in config["tasks"] if t["name"] in tasks]
+    config["training"]["seed"] = seed
+    if len(tasks) == 1:
+        config["training"]["early_stopping"]["monitor"] = f"{tasks[0]}.{HEADLINE[tasks[0]]}"
+    return config
+
+
+def run(config: dict, workdir: Path, name: str) -> dict:
+    from mtlflow.run import train
+
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    began = time.perf_counter()
+    _, metrics = train(path, workdir / name, verbose=False, export=False)
+    seconds = round(time.perf_counter() - began, 1)
+    history = json.loads((workdir / name / "history.json").read_text())
+    print(f"{name}: " + "  ".join(f"{t}.{m} {metrics[t][m]:.4f}" for t, m in HEADLINE.items() if t in metrics)
+          + f"  ({seconds} s, {len(history['epochs'])} epochs)", flush=True)
+    return {"seconds": seconds, "epochs": len(history["epochs"]), "best_epoch": history["best_epoch"],
+            "metrics": {t: {m: metrics[t][m]} for t, m in HEADLINE.items() if t in metrics}}
+
+
+def markdown(result: dict) -> str:
+    joint, single = result["runs"]["joint"], result["runs"]
+    lines = [
+        SECTION, "",
+        "One model, three tasks, no example labelled for all: intent + slots from SNIPS (13,084 English "
+        "utterances), sentiment from ChnSentiCorp (9,600 Chinese reviews), merged into one file with `null` "
+        "for missing labels (each loss masked to its rows). `examples/mixed_supervision.yaml`: `mixed` "
+        "tokenizer, shared BiLSTM; single-task models use the same encoder, budget and seed, trained on "
+        "their own corpus. Test splits (700 SNIPS, 1,200 ChnSentiCorp).", "",
+        "```", f"python benchmarks/mixed_supervision.py --snips {result['snips']} "
+        f"--chnsenticorp {result['chnsenticorp']} --seed {result['seed']}", "```", "",
+        f"Run of {result['date']}: {result['machine']}.", "",
+        "| task | metric | three-task model | single-task model | change |", "|---|---|---:|---:|---:|",
+    ]
+    for task, metric in HEADLINE.items():
+        mt, st = joint["metrics"][task][metric], single[task]["metrics"][task][metric]
+        lines.append(f"| {task} | {metric} | {100 * mt:.2f} | {100 * st:.2f} | {100 * (mt - st):+.2f} |")
+    lines += ["", "| model | epochs (best) | seconds |", "|---|---:|---:|"]
+    for name, r in single.items():
+        lines.append(f"| {name} | {r['epochs']} ({r['best_epoch']}) | {r['seconds']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    shared = ROOT.parent / "shared" / "data"
+    parser.add_argument("--snips", default=str(shared / "snips"), help="SNIPS in JointBERT layout")
+    parser.add_argument("--chnsenticorp", default=str(shared / "chnsenticorp"), help="train/dev/test.tsv")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-write", action="store_true", help="print only; keep results and BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    snips, chnsenticorp = Path(args.snips).resolve(), Path(args.chnsenticorp).resolve()
+    if not (snips / "train" / "seq.in").is_file() or not (chnsenticorp / "train.tsv").is_file():
+        print(f"need SNIPS at {snips} (train/seq.in) and ChnSentiCorp at {chnsenticorp} (train.tsv); "
+              "pass --snips and --chnsenticorp", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        paths = write_splits(snips, chnsenticorp, workdir)
+        runs = {"joint": run(variant(paths["both"], args.seed, list(HEADLINE)), workdir, "joint")}
+        for task in HEADLINE:
+            corpus = "chnsenticorp" if task == "sentiment" else "snips"
+            runs[task] = run(variant(paths[corpus], args.seed, [task]), workdir, task)
+    rel = lambda p: os.path.relpath(p, ROOT) if p.is_relative_to(ROOT.parent) else str(p)  # noqa: E731
+    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "snips": rel(snips), "chnsenticorp": rel(chnsenticorp), "seed": args.seed,
+              "config": yaml.safe_load(EXAMPLE.read_text("utf-8")), "runs": runs}
+    write = not args.no_write
+    save(result, markdown(result), RESULT if write else None, ROOT / "BENCHMARKS.md" if write else None, SECTION)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
