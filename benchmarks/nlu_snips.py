@@ -114,17 +114,14 @@ def summary(runs: list[dict]) -> dict:
 
 
 def markdown(result: dict) -> str:
-    seeds = " ".join(str(s) for s in result["seeds"])
     lines = [
         SECTION, "",
         "Joint intent + slot filling on SNIPS (Goo et al., 2018 split: 13,084 train / 700 dev / 700 test). "
         "Epochs chosen on dev (early stopping on dev sentence accuracy), test split scored once per run; "
         "slot F1 is CoNLL exact span match; sentence accuracy = intent and every slot right. Mean ± std "
-        "over seeds; time is the whole training run on this 2-core CPU. Settings were tuned on dev only "
+        "over seeds; time is the whole training run on this 2-core CPU (shared with other jobs while "
+        "these ran, so minutes are upper bounds). Settings were tuned on dev only "
         "(`benchmarks/snips_tuning.md`).", "",
-        "```", f"python benchmarks/nlu_snips.py --data {result['data_argument']} --tracks "
-        + " ".join(result["tracks"]) + f" --seeds {seeds}", "```", "",
-        f"Run of {result['date']}: {result['machine']}.", "",
     ]
     titles = {"scratch": "(a) no pretrained weights — `examples/snips.yaml`",
               "minilm": "(b) fine-tuning MiniLM-L6 (all-MiniLM-L6-v2, 23M parameters) — `examples/snips_minilm.yaml`"}
@@ -132,7 +129,11 @@ def markdown(result: dict) -> str:
         s = result["summary"][track]
         target = TARGETS[track]
         met = ["met" if s[k]["mean"] >= t else "missed" for k, t in zip(KEYS, target)]
-        lines += [f"**{titles[track]}**", "", "| model | intent acc | slot F1 | sentence acc | minutes per run |",
+        info = result["track_info"][track]
+        seeds = " ".join(str(x) for x in info["seeds"])
+        lines += [f"**{titles[track]}**", "", "```",
+                  f"python benchmarks/nlu_snips.py --data {result['data_argument']} --tracks {track} --seeds {seeds}",
+                  "```", "", f"Run of {info['date']}: {info['machine']}.", "", "| model | intent acc | slot F1 | sentence acc | minutes per run |",
                   "|---|---:|---:|---:|---:|",
                   f"| **mtlflow** ({len(result['runs'][track])} seeds) | "
                   + " | ".join(f"**{s[k]['mean']:.2f} ± {s[k]['std']:.2f}**" for k in KEYS)
@@ -151,6 +152,17 @@ def markdown(result: dict) -> str:
         lines.append("")
     lines.append("The published rows are those papers' own numbers, not re-run here.")
     return "\n".join(lines)
+
+
+def merge(previous: dict, new: dict) -> dict:
+    """``new`` plus the tracks only ``previous`` has (each track keeps its own date and seeds)."""
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in new.items()}
+    kept = [t for t in previous.get("tracks", []) if t not in new["tracks"] and t in previous.get("track_info", {})]
+    for track in kept:
+        for key in ("track_info", "configs", "runs", "summary"):
+            merged[key][track] = previous[key][track]
+    merged["tracks"] = [t for t in TRACKS if t in new["tracks"] or t in kept]
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,15 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for track in args.tracks:
             runs[track] = [run_seed(track, track_config(track, data, seed, encoder), Path(tmp)) for seed in args.seeds]
+    now, where = datetime.now(timezone.utc).isoformat(timespec="seconds"), machine()
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
         "data_argument": os.path.relpath(data, ROOT) if data.is_relative_to(ROOT.parent) else str(data),
-        "tracks": args.tracks, "seeds": args.seeds,
+        "tracks": args.tracks,
+        "track_info": {t: {"date": now, "machine": where, "seeds": args.seeds} for t in args.tracks},
         "configs": {t: yaml.safe_load(TRACKS[t].read_text("utf-8")) for t in args.tracks},
         "runs": runs, "summary": {t: summary(r) for t, r in runs.items()},
         "published": PUBLISHED, "targets": TARGETS,
     }
     write = not args.no_write
+    if write and RESULT.is_file():  # keep the other track's last results
+        result = merge(json.loads(RESULT.read_text("utf-8")), result)
     save(result, markdown(result), RESULT if write else None, ROOT / "BENCHMARKS.md" if write else None, SECTION)
     return 0
 
