@@ -86,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve exported models over TF Serving's REST and gRPC APIs")
     serving_cli.add_arguments(p)
+
+    p = sub.add_parser("pipeline", help="validate → transform → train → evaluate → gate → push, with cached stages")
+    p.add_argument("config")
+    p.add_argument("--serving-dir", required=True,
+                   help="the served model's base path; a blessed model becomes its next version")
+    p.add_argument("--out", help="run directory (default: runs/pipeline-<config>)")
+    p.add_argument("--profile", help="apply the config's profiles.PROFILE overrides (e.g. smoke)")
+    p.add_argument("--no-cache", action="store_true", help="run every stage again (a served model is never pushed twice)")
+    p.add_argument("--quiet", action="store_true", help="print the stage lines and the verdict only")
     return parser
 
 
@@ -243,6 +252,14 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def cmd_pipeline(args) -> int:
+    from mtlflow.pipeline.runner import run_pipeline
+
+    run_pipeline(args.config, args.serving_dir, args.out, profile=args.profile, verbose=not args.quiet,
+                 use_cache=not args.no_cache)
+    return 0
+
+
 def cmd_export(args) -> int:
     from mtlflow.run import export_run, load_run
 
@@ -258,6 +275,7 @@ COMMANDS = {
     "compare": lambda args: __import__("mtlflow.compare", fromlist=["main"]).main(args),
     "embed": cmd_embed,
     "serve": lambda args: __import__("mtlflow.serving.cli", fromlist=["main"]).main(args),
+    "pipeline": cmd_pipeline,
 }
 
 

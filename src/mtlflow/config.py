@@ -46,11 +46,13 @@ class TextInput(StrictModel):
     """A text column, tokenised inside the model (core TF string ops only).
 
     ``whitespace`` splits on whitespace (space-separated languages); ``char`` makes
-    every non-space character a token (Chinese). Tokens past ``max_length`` are cut.
+    every non-space character a token (Chinese); ``mixed`` splits on whitespace but makes
+    every CJK character its own token (corpora mixing English and Chinese). Tokens past
+    ``max_length`` are cut.
     """
 
     column: str = "text"
-    tokenizer: Literal["whitespace", "char"] = "whitespace"
+    tokenizer: Literal["whitespace", "char", "mixed"] = "whitespace"
     lowercase: bool = False
     max_length: PositiveInt = 128
     min_count: PositiveInt = 1
@@ -79,6 +81,22 @@ class InputsConfig(StrictModel):
         return self
 
 
+class CharCNNConfig(StrictModel):
+    """``encoder.char_cnn``: character-CNN word features (Ma and Hovy, ACL 2016).
+
+    Each word's first ``max_chars`` characters are embedded (``dim``), convolved with
+    ``filters`` filters of each width in ``widths`` and max-pooled over the word; the
+    ``filters · len(widths)`` features are concatenated with the word embedding. The
+    character vocabulary is the training split's (``vocab.json``'s ``chars``).
+    """
+
+    dim: PositiveInt = 32
+    filters: PositiveInt = 64
+    widths: list[PositiveInt] = Field(default_factory=lambda: [3], min_length=1)
+    max_chars: PositiveInt = 24
+    dropout: Rate = 0.0
+
+
 class EncoderConfig(StrictModel):
     """How inputs become a shared representation.
 
@@ -91,6 +109,9 @@ class EncoderConfig(StrictModel):
     layout (config.json, model.safetensors, vocab.txt; relative to the config file) through
     keras-hub; WordPiece runs inside the model and tagging tasks read each word's first
     piece. ``pooling`` is then ``mean`` or ``cls``; ``dropout`` null keeps the checkpoint's.
+
+    ``char_cnn`` (null = off) adds character-CNN features to every word's embedding
+    (:class:`CharCNNConfig`), for words unseen in training.
     """
 
     type: Literal["bilstm", "bigru", "transformer", "pretrained"] = "bilstm"
@@ -105,6 +126,7 @@ class EncoderConfig(StrictModel):
     pooling: Literal["mean", "max", "cls"] = "mean"
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
+    char_cnn: CharCNNConfig | None = None
 
 
 _SHARING_KEYS = {
@@ -279,11 +301,46 @@ class StageConfig(StrictModel):
 
 
 class DistributionConfig(StrictModel):
-    """``tf.distribute`` strategy: ``none``, or ``mirrored`` over this machine's devices
-    (``devices``: how many; on a CPU-only machine they are logical CPU devices)."""
+    """``tf.distribute`` strategy; every one takes the same synchronous step as one device
+    with the same global batch (``training.batch_size``).
 
-    strategy: Literal["none", "mirrored"] = "none"
+    * ``none``: one device.
+    * ``mirrored``: this machine's devices (``devices``: how many; on a CPU-only machine
+      they are logical CPU devices).
+    * ``multi_worker``: ``MultiWorkerMirroredStrategy`` over the processes that the
+      ``TF_CONFIG`` environment variable lists (checked when training starts: without it the
+      error says how to set it). ``devices``: GPUs per worker (default all; on CPU a worker
+      is one replica). ``communication``: the all-reduce, ``auto``, ``ring`` (gRPC) or
+      ``nccl`` (GPUs). Only the chief writes the run directory.
+
+    ``parameter_server`` is not offered: ``ParameterServerStrategy`` workers apply their own
+    batch's gradients asynchronously, with no all-reduce between them, whereas the trainer's
+    step needs the whole global batch at once — the masked means divide by the global label
+    count, and gradient-level balancers (PCGrad, MGDA, CAGrad, Nash-MTL …) combine every
+    task's gradient of the same batch. Under asynchronous updates each worker would balance
+    its own slice against stale parameters, which is a different algorithm, not the same one
+    scaled out.
+    """
+
+    strategy: Literal["none", "mirrored", "multi_worker"] = "none"
     devices: PositiveInt | None = None
+    communication: Literal["auto", "ring", "nccl"] = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_parameter_server(cls, data):
+        if isinstance(data, dict) and data.get("strategy") == "parameter_server":
+            raise ValueError("strategy: 'parameter_server' is not supported: its asynchronous per-worker updates "
+                             "cannot give gradient-level balancers every task's gradient of the same global batch; "
+                             "use 'multi_worker' (synchronous, one TF_CONFIG per worker)")
+        return data
+
+    @model_validator(mode="after")
+    def _communication_needs_multi_worker(self):
+        if self.communication != "auto" and self.strategy != "multi_worker":
+            raise ValueError(f"communication: {self.communication!r} chooses the all-reduce between workers and "
+                             f"applies only to strategy: multi_worker (got strategy: {self.strategy!r})")
+        return self
 
 
 class TrainingConfig(StrictModel):
@@ -294,11 +351,15 @@ class TrainingConfig(StrictModel):
     optimizer or learning rate; ``stages`` freeze or slow groups for a while (e.g. the
     encoder for the first epoch); ``diagnostics_every`` measures the task gradients'
     cosine similarity every that many steps (null: never, unless the balancer needs them).
+    ``learning_rate_schedule`` (``linear`` or ``cosine`` decay to 0 over the run, after a
+    linear warm-up over ``warmup_fraction`` of the steps) scales every group's rate.
     """
 
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
     learning_rate: float = Field(1e-3, gt=0.0)
+    learning_rate_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_fraction: float = Field(0.0, ge=0.0, lt=1.0)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     weight_decay: float = Field(0.0, ge=0.0)
     clip_norm: float | None = Field(5.0, gt=0.0)
@@ -342,9 +403,10 @@ class GateConfig(StrictModel):
     """When a newly trained model may be pushed (the "blessing").
 
     ``thresholds``: absolute bars per ``<task>.<metric>`` (``joint.accuracy`` too); a bar
-    is a minimum, except for metrics where lower is better (``rmse``, ``mae``, ``loss``),
-    where it is a maximum. ``tolerance``: how much worse than the version currently
-    served a shared metric may be (absolute) before the new model is refused.
+    is a minimum, except for metrics where lower is better (``rmse``, ``mae``,
+    ``log_loss``, ``loss``), where it is a maximum. ``tolerance``: how much worse than the
+    version currently served a shared quality metric (not a loss) may be (absolute) before
+    the new model is refused (see :mod:`mtlflow.pipeline.gate`).
     """
 
     thresholds: dict[str, float] = Field(default_factory=dict)
@@ -354,12 +416,15 @@ class GateConfig(StrictModel):
 class PipelineConfig(StrictModel):
     """``mtlflow pipeline``: validate → transform → train → evaluate → gate → push.
 
-    ``slices``: input columns whose values the evaluation also reports metrics per slice.
+    ``slices``: columns of the evaluation data whose values the evaluation also reports
+    metrics per slice (one slice per value); a slice with fewer than
+    ``min_slice_examples`` examples is reported with its count only.
     """
 
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     slices: list[str] = Field(default_factory=list)
+    min_slice_examples: PositiveInt = 10
 
 
 class ExportConfig(StrictModel):
@@ -403,6 +468,9 @@ class Config(StrictModel):
             if self.sharing.type == "none":
                 raise _KeyError("sharing.type", "'none' would copy the pretrained encoder once per task; "
                                 "use hard (or a gated sharing type) with a pretrained encoder")
+            if self.encoder.char_cnn is not None:
+                raise _KeyError("encoder.char_cnn", "a pretrained encoder reads WordPiece pieces, not characters; "
+                                "remove char_cnn or use type bilstm, bigru or transformer")
         elif self.encoder.path is not None:
             raise _KeyError("encoder.path", f"only used by encoder type 'pretrained' (type is {self.encoder.type!r})")
         elif self.encoder.pooling == "cls":
@@ -417,6 +485,16 @@ class Config(StrictModel):
                 if other.type != "binary" or other.product_of:
                     raise _KeyError(where, f"task {factor!r} must be a binary task with its own head "
                                     f"(it is {other.type}{' with product_of' if other.type == 'binary' else ''})")
+            source = getattr(task, "condition_on", None)
+            if source is not None:
+                other = next((t for t in self.tasks if t.name == source), None)
+                if source == task.name or other is None:
+                    names = [t.name for t in self.tasks if t.name != task.name]
+                    raise _KeyError(f"tasks[{i}].condition_on", f"{source!r} is not another task; tasks: {', '.join(names)}")
+                if other.type != "multiclass":
+                    names = [t.name for t in self.tasks if t.type == "multiclass"] or ["none in this config"]
+                    raise _KeyError(f"tasks[{i}].condition_on", f"task {source!r} is {other.type}; a tagging task "
+                                    f"conditions on a multiclass task's distribution (multiclass tasks: {', '.join(names)})")
             if getattr(task, "product_of", None) and task.tower:
                 raise _KeyError(f"tasks[{i}].tower", "a product_of task has no head of its own, so no tower")
         groups = ["shared", *(t.name for t in self.tasks)]

@@ -123,27 +123,54 @@ def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | Non
 
 
 def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
-          verbose: bool = True, export: bool = True, profile: str | None = None) -> tuple[Run, dict]:
+          verbose: bool = True, export: bool = True, profile: str | None = None,
+          transform: str | Path | None = None) -> tuple[Run, dict]:
     """Trains the config's model into a run directory; returns the run and test metrics.
 
     ``profile``: a name under the config's ``profiles`` whose overrides apply (e.g. ``smoke``).
+    ``transform``: a directory with ``vocab.json`` and ``state.json`` fitted on the training
+    split beforehand (``mtlflow pipeline``'s transform stage), used as they are instead of
+    being fitted here, so the model trains and serves with that one transformation.
     """
-    from mtlflow.model.build import build_model
-    from mtlflow.model.preprocessor import Preprocessor
-    from mtlflow.train.trainer import Trainer
+    from mtlflow.train.distribution import (is_chief, make_strategy, peer_failures, read_tf_config, worker_directory,
+                                            worker_role)
 
     config_path = Path(config_path)
     config = absolute_config(load_config(config_path, profile), config_path.parent)
     run_dir = Path(out) if out else Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / "checkpoints").exists() and not resume:
         raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")
-    log = print if verbose else (lambda *a, **k: None)
-    from mtlflow.train.distribution import make_strategy
 
     strategy = make_strategy(config.training.distribution)  # before TensorFlow runs any op
+    # Multi-worker: every worker runs all of it (each collective needs them all), but only
+    # the chief writes run_dir; the others write a scratch directory, deleted afterwards.
+    with peer_failures(strategy), worker_directory(run_dir, strategy, resume=resume) as write_dir:
+        run, metrics = _train_into(write_dir, config, strategy, run_dir if resume else None,
+                                   verbose=verbose, export=export,
+                                   transform=Path(transform) if transform is not None else None)
+    run.directory = run_dir
+    if verbose and not is_chief(strategy):
+        role = worker_role(read_tf_config())
+        print(f"mtlflow: {role.task_type} {role.task_index} of {role.num_workers} workers trained in step with the "
+              f"chief, which wrote the run directory; this worker kept nothing")
+    return run, metrics
 
+
+def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | None, *,
+                verbose: bool, export: bool, transform: Path | None = None) -> tuple[Run, dict]:
+    """The body of :func:`train`: writes ``run_dir``; ``resume_from``: the run dir resumed."""
+    from mtlflow.model.build import build_model
+    from mtlflow.model.preprocessor import Preprocessor
+    from mtlflow.train.trainer import Trainer
+
+    resume = resume_from is not None
+    log = print if verbose else (lambda *a, **k: None)
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
-    previous = run_dir if resume and (run_dir / "state.json").exists() else None
+    previous = resume_from if resume and (resume_from / "state.json").exists() else None
+    previous = previous or transform  # fitted beforehand: label inventories and vocabularies
+    for name in ("vocab.json", "state.json") if previous is not None else ():
+        if not (previous / name).is_file():
+            raise MtlflowError(f"{previous}: no {name}; the fitted transformation is incomplete")
     train_split, validation_split, test_split = read_splits(config, tasks, previous)
     vocab = Vocabularies.load(previous / "vocab.json") if previous \
         else fit_vocabularies(train_split.features, config.inputs)
@@ -309,10 +336,12 @@ def _reference_features(run: Run) -> tuple[dict | None, str | None]:
     return None, "no reference: the config has no validation or test split"
 
 
-def export_run(run: Run, base: str | Path, version: int | None = None, metrics: dict | None = None) -> Path:
+def export_run(run: Run, base: str | Path, version: int | None = None, metrics: dict | None = None,
+               card_extra: dict | None = None) -> Path:
     """Exports ``run`` as ``base/<version>/`` with a model card (see :mod:`mtlflow.export.model_card`).
 
     The card's drift reference is the model's output distribution on the validation split.
+    ``card_extra``: more top-level card entries (e.g. the pipeline's ``{"pipeline": {...}}``).
     """
     from mtlflow.export.model_card import model_card
     from mtlflow.export.saved_model import export_saved_model
@@ -322,4 +351,4 @@ def export_run(run: Run, base: str | Path, version: int | None = None, metrics: 
     module = run.inference()
     features, split = _reference_features(run)
     card = model_card(module, run.tasks, run.config.model_dump(mode="json"), metrics, features, split)
-    return export_saved_model(module, base, version, card)
+    return export_saved_model(module, base, version, {**card, **(card_extra or {})})

@@ -20,12 +20,15 @@ class Vocabularies:
       tokens: text vocabulary; id 0 is padding, id 1 out-of-vocabulary.
       categorical: per categorical column, its values; id 0 is missing, id 1 unseen.
       numeric_mean, numeric_std: per numeric column, for ``(x - mean) / std``.
+      chars: characters of the training tokens (``encoder.char_cnn``); id 0 is padding,
+        id 1 an unseen character. Empty in runs saved before it existed.
     """
 
     tokens: list[str] = field(default_factory=list)
     categorical: dict[str, list[str]] = field(default_factory=dict)
     numeric_mean: dict[str, float] = field(default_factory=dict)
     numeric_std: dict[str, float] = field(default_factory=dict)
+    chars: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1), "utf-8")
@@ -42,6 +45,13 @@ def token_vocabulary(token_lists, min_count: int = 1, max_size: int | None = Non
     if max_size is not None:
         ranked = ranked[: max(0, max_size - 2)]
     return [PAD, OOV] + ranked
+
+
+def char_vocabulary(token_lists) -> list[str]:
+    """``[PAD, OOV]`` then the tokens' characters (Unicode code points, as
+    ``tf.strings.unicode_split`` splits them) by descending count, ties by code point."""
+    counts = Counter(c for tokens in token_lists for t in tokens for c in t)
+    return [PAD, OOV] + sorted(counts, key=lambda c: (-counts[c], c))
 
 
 def categorical_vocabulary(values) -> list[str]:
@@ -75,6 +85,7 @@ def fit_vocabularies(features: dict[str, np.ndarray], inputs) -> Vocabularies:
             tokens = tf_tokenize(batch, inputs.text.tokenizer, inputs.text.lowercase)
             token_lists.extend([t.decode("utf-8") for t in row] for row in tokens.to_list())
         vocab.tokens = token_vocabulary(token_lists, inputs.text.min_count, inputs.text.max_vocab)
+        vocab.chars = char_vocabulary(token_lists)
     for column in inputs.categorical:
         vocab.categorical[column] = categorical_vocabulary(features[column])
     for column in inputs.numeric:

@@ -6,6 +6,7 @@ import keras
 
 from mtlflow.config import Config
 from mtlflow.data.vocabulary import Vocabularies
+from mtlflow.errors import MtlflowError
 from mtlflow.model.encoders import FeatureEncoder, TextEncoder
 from mtlflow.tasks import Task
 
@@ -17,6 +18,8 @@ def model_inputs(config: Config, vocab: Vocabularies) -> dict[str, keras.KerasTe
         inputs["token_ids"] = keras.Input((None,), dtype="int32", name="token_ids")
         if config.encoder.type == "pretrained":
             inputs["word_starts"] = keras.Input((None,), dtype="int32", name="word_starts")
+        elif config.encoder.char_cnn is not None:
+            inputs["char_ids"] = keras.Input((None, None), dtype="int32", name="char_ids")
     if config.inputs.dense:
         inputs["dense"] = keras.Input((config.inputs.dense.dim,), name="dense")
     if config.inputs.numeric:
@@ -37,12 +40,20 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str, pretr
                                            name=f"{prefix}_text_encoder")(inputs["token_ids"], inputs["word_starts"])
         parts.append(pooled)
     elif "token_ids" in inputs:
+        char_cnn = None
+        if enc.char_cnn is not None:
+            if len(vocab.chars) < 2:
+                raise MtlflowError("encoder.char_cnn needs the character vocabulary (vocab.json `chars`), which is "
+                                   "empty: refit the vocabularies on the training split (train a new run)")
+            c = enc.char_cnn
+            char_cnn = dict(vocab_size=len(vocab.chars), dim=c.dim, filters=c.filters, widths=list(c.widths),
+                            dropout=c.dropout)
         tokens, pooled = TextEncoder(
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,
             pooling=enc.pooling, max_length=config.inputs.text.max_length, token_dropout=enc.token_dropout,
-            seed=config.training.seed, name=f"{prefix}_text_encoder",
-        )(inputs["token_ids"])
+            seed=config.training.seed, char_cnn=char_cnn, name=f"{prefix}_text_encoder",
+        )(inputs["token_ids"], inputs.get("char_ids"))
         parts.append(pooled)
     features = {k: inputs[k] for k in ("dense", "numeric", "categorical") if k in inputs}
     if features:
@@ -84,9 +95,9 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
         shared = encode(config, vocab, inputs, "shared", pretrained_weights) if config.sharing.type == "hard" else None
         if shared:
             tokens, pooled = shared
-        for name, task in own.items():
+        for name, task in _sources_first(own):
             task_tokens, task_pooled = shared or encode(config, vocab, inputs, name)
-            outputs[name] = task.build_head(task_tokens if task.level == "token" else task_pooled)
+            outputs[name] = _head(task, task_tokens if task.level == "token" else task_pooled, outputs)
     else:
         tokens, pooled = encode(config, vocab, inputs, "shared", pretrained_weights)
         for level, x in (("example", pooled), ("token", tokens)):
@@ -98,7 +109,7 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
             result = layer(x)
             per_task, gates = result if layer.gated else (result, None)
             for i, name in enumerate(names):
-                outputs[name] = tasks[name].build_head(per_task[i])
+                outputs[name] = _head(tasks[name], per_task[i], outputs)
                 if gates is not None:
                     outputs[f"gates.{name}"] = gates[i]
     for name, task in tasks.items():
@@ -148,6 +159,22 @@ def expert_names(model: keras.Model, config: Config, tasks: dict[str, Task]) -> 
         for i, name in enumerate(n for n in own if tasks[n].level == level):
             names[name] = list(layer.expert_names(i))
     return names
+
+
+def _sources_first(tasks: dict[str, Task]) -> list[tuple[str, Task]]:
+    """Tasks with the ones a ``condition_on`` reads built before the tasks that read them."""
+    return sorted(tasks.items(), key=lambda item: getattr(item[1].spec, "condition_on", None) is not None)
+
+
+def _head(task: Task, x, outputs: dict):
+    """``task.build_head(x)``; with ``condition_on``, ``x`` first gets the source task's
+    prediction at every token (:class:`~mtlflow.model.conditioning.TokenConditioning`)."""
+    source = getattr(task.spec, "condition_on", None)
+    if source is not None:
+        from mtlflow.model.conditioning import TokenConditioning
+
+        x = TokenConditioning(task.spec.condition_stop_gradient, name=f"{task.name}_condition")(x, outputs[source])
+    return task.build_head(x)
 
 
 def _factors(task: Task) -> list[str]:

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from mtlflow.model.char_cnn import CharCNN
+
 
 def masked_pool(states, mask, how: str = "mean"):
     """Pools ``[batch, time, dim]`` over real tokens: ``Σ_t m_t h_t / Σ_t m_t`` or a masked max."""
@@ -54,19 +56,31 @@ class TextEncoder(keras.layers.Layer):
     ``token_dropout`` replaces each real token by the out-of-vocabulary id (1) with that
     probability during training, so the model learns to label an unseen token from its
     context (the singleton-to-UNK trick of Lample et al., NAACL 2016).
+
+    ``char_cnn``: arguments of a :class:`~mtlflow.model.char_cnn.CharCNN` (``vocab_size``,
+    ``dim``, ``filters``, ``widths``; None = off). Its per-word vectors, from ``char_ids``
+    ``[batch, time, chars]``, are concatenated with the word embeddings before the
+    BiLSTM/BiGRU (Ma and Hovy, ACL 2016); for the Transformer the concatenation is
+    projected back to ``embedding_dim``. Token dropout leaves a word's characters in place,
+    so the model learns to read an unknown word from its spelling.
     """
 
     def __init__(self, vocab_size: int, kind: str = "bilstm", embedding_dim: int = 64, units: int = 64,
                  layers: int = 1, heads: int = 4, ff_units: int = 128, dropout: float = 0.1,
                  pooling: str = "mean", max_length: int = 128, token_dropout: float = 0.0,
-                 seed: int | None = None, **kwargs):
+                 seed: int | None = None, char_cnn: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(vocab_size=vocab_size, kind=kind, embedding_dim=embedding_dim, units=units,
                              layers=layers, heads=heads, ff_units=ff_units, dropout=dropout,
-                             pooling=pooling, max_length=max_length, token_dropout=token_dropout, seed=seed)
+                             pooling=pooling, max_length=max_length, token_dropout=token_dropout, seed=seed,
+                             char_cnn=dict(char_cnn) if char_cnn else None)
         self.token_seed = keras.random.SeedGenerator(seed) if token_dropout else None
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.dropout = keras.layers.Dropout(dropout)
+        self.char_cnn = CharCNN(**char_cnn, name="char_cnn") if char_cnn else None
+        self.char_projection = None
+        if self.char_cnn is not None and kind == "transformer":
+            self.char_projection = keras.layers.Dense(embedding_dim, name="char_projection")
         if kind in ("bilstm", "bigru"):
             cell = keras.layers.LSTM if kind == "bilstm" else keras.layers.GRU
             self.blocks = [keras.layers.Bidirectional(cell(units, return_sequences=True), name=f"{kind}_{i}")
@@ -78,12 +92,18 @@ class TextEncoder(keras.layers.Layer):
         else:
             raise ValueError(f"unknown text encoder {kind!r}; allowed: bilstm, bigru, transformer")
 
-    def call(self, token_ids, training=None):
+    def call(self, token_ids, char_ids=None, training=None):
         mask = ops.not_equal(token_ids, 0)
         if training and self.token_seed is not None:
             drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
             token_ids = ops.where(ops.logical_and(drop, token_ids > 1), ops.ones_like(token_ids), token_ids)
         x = self.embedding(token_ids)
+        if self.char_cnn is not None:
+            if char_ids is None:
+                raise ValueError("this TextEncoder has a char_cnn: call it with char_ids [batch, time, chars]")
+            x = ops.concatenate([x, self.char_cnn(char_ids, training=training)], axis=-1)
+            if self.char_projection is not None:
+                x = self.char_projection(x)
         if self.settings["kind"] == "transformer":
             x = x + self.positions(ops.arange(ops.shape(token_ids)[1]))[None]
         x = self.dropout(x, training=training)

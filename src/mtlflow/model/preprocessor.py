@@ -13,6 +13,7 @@ import tensorflow as tf
 from mtlflow.config import EncoderConfig, InputsConfig
 from mtlflow.data.tokenize import JOINERS, tf_tokenize
 from mtlflow.data.vocabulary import Vocabularies
+from mtlflow.errors import MtlflowError
 from mtlflow.tasks import TokenView
 
 
@@ -28,7 +29,9 @@ class Preprocessor(tf.Module):
     """Maps a dict of raw columns (``[batch]`` each; dense ``[batch, dim]``) to model inputs.
 
     Model inputs: ``token_ids`` ``[batch, time]`` int32 (0 = padding; with a pretrained
-    ``encoder``, WordPiece ids plus ``word_starts`` ``[batch, words]``, each word's first piece),
+    ``encoder``, WordPiece ids plus ``word_starts`` ``[batch, words]``, each word's first piece;
+    with ``encoder.char_cnn``, ``char_ids`` ``[batch, words, chars]`` int32, each word's first
+    ``max_chars`` characters looked up in the ``chars`` vocabulary, 0 = padding, 1 = unseen),
     ``dense`` ``[batch, dim]``, ``numeric`` ``[batch, n]`` standardised, and
     ``categorical`` ``[batch, k]`` int32 ids.
     """
@@ -47,6 +50,12 @@ class Preprocessor(tf.Module):
             self.max_pieces = info.max_length
         elif inputs.text:
             self.token_table = _table(vocab.tokens, oov_id=1)
+        self.char_cnn = encoder.char_cnn if inputs.text and encoder is not None and encoder.type != "pretrained" else None
+        if self.char_cnn is not None:
+            if len(vocab.chars) < 2:
+                raise MtlflowError("encoder.char_cnn needs the character vocabulary (vocab.json `chars`), which is "
+                                   "empty: refit the vocabularies on the training split (train a new run)")
+            self.char_table = _table(vocab.chars, oov_id=1)
         self.categorical_tables = {
             c: _table(vocab.categorical[c], oov_id=1) for c in inputs.categorical
         }
@@ -82,6 +91,14 @@ class Preprocessor(tf.Module):
             joiner=JOINERS[self.inputs.text.tokenizer],
         )
 
+    def char_ids(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+        """``[batch, (words)]`` tokens → ``[batch, (words), (chars)]`` int32 char ids, each
+        word cut at ``encoder.char_cnn.max_chars`` characters (UTF-8 code points)."""
+        chars = tf.strings.unicode_split(tokens, "UTF-8")  # [batch, (words), (chars)]
+        words = chars.values[:, : self.char_cnn.max_chars]  # [all words, (chars)]
+        ids = tf.ragged.map_flat_values(self.char_table.lookup, words)
+        return chars.with_values(tf.cast(ids, tf.int32))
+
     def __call__(self, raw: dict, ragged: bool = False) -> dict:
         """Model inputs for a batch of raw columns (``ragged=True`` keeps token ids ragged)."""
         out = {}
@@ -94,6 +111,9 @@ class Preprocessor(tf.Module):
             ids = tf.ragged.map_flat_values(self.token_table.lookup, tokens)
             ids = tf.cast(ids, tf.int32)
             out["token_ids"] = ids if ragged else ids.to_tensor(0)
+            if self.char_cnn is not None:
+                chars = self.char_ids(tokens)
+                out["char_ids"] = chars if ragged else chars.to_tensor(0)
         if self.inputs.dense:
             out["dense"] = tf.cast(raw[self.inputs.dense.column], tf.float32)
         if self.inputs.numeric:

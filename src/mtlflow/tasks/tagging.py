@@ -57,6 +57,13 @@ class TaggingSpec(TaskSpec):
       decoder: ``softmax`` (per-token softmax, token cross-entropy) or ``crf`` (a
         linear-chain CRF with learned transitions, sentence negative log-likelihood
         averaged per token, Viterbi decoding; Lample et al., NAACL 2016).
+      condition_on: a multiclass task (e.g. the intent) whose predicted distribution is
+        concatenated to every token's state before this task's tower and head, so the
+        tags can depend on the predicted class (the intent → slot direction of joint
+        models such as the slot-gated model, Goo et al., NAACL 2018, and Stack-Propagation,
+        Qin et al., EMNLP 2019).
+      condition_stop_gradient: feed the distribution as a constant (true: this task's loss
+        does not train the other task's head through it) or let the gradient flow (false).
     """
 
     metric_names: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "exact_match")
@@ -66,6 +73,8 @@ class TaggingSpec(TaskSpec):
     separator: str | None = None
     constrained: bool = True
     decoder: Literal["softmax", "crf"] = "softmax"
+    condition_on: str | None = None
+    condition_stop_gradient: bool = True
 
 
 class TaggingTask(InventoryMixin, Task):

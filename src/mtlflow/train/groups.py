@@ -51,6 +51,8 @@ class OptimizerGroups:
                 self.base_rates[name] = rate
         else:
             self.optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay)
+            self.base_rates["all"] = training.learning_rate
+        self.total_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="total_steps")
         for name, optimizer in self.optimizers.items():
             optimizer.build(self._variables(name))
         self.stage = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage")
@@ -91,6 +93,31 @@ class OptimizerGroups:
         self.stage_start_epoch.assign(start_epoch)
         return stage
 
+    def set_total_steps(self, steps: int) -> None:
+        """The run's length in steps, which ``learning_rate_schedule`` decays over."""
+        self.total_steps.assign(int(steps))
+
+    def schedule_factor(self, step) -> tf.Tensor | None:
+        """The learning-rate factor at ``step`` (None for a constant rate without warm-up).
+
+        Linear warm-up from 0 over the first ``warmup_fraction`` of the steps, then
+        ``linear``: ``1 − p`` or ``cosine``: ``(1 + cos πp) / 2`` with ``p`` the fraction of
+        the remaining steps done (the BERT fine-tuning recipe is linear; Devlin et al., 2019).
+        """
+        kind, warmup = self.training.learning_rate_schedule, self.training.warmup_fraction
+        if kind == "constant" and not warmup:
+            return None
+        total = tf.cast(tf.maximum(self.total_steps, 1), tf.float32)
+        now = tf.cast(step, tf.float32)
+        warm = warmup * total
+        factor = tf.minimum(1.0, (now + 1.0) / tf.maximum(warm, 1.0)) if warmup else tf.constant(1.0)
+        done = tf.clip_by_value((now - warm) / tf.maximum(total - warm, 1.0), 0.0, 1.0)
+        if kind == "linear":
+            factor *= 1.0 - done
+        elif kind == "cosine":
+            factor *= 0.5 * (1.0 + tf.cos(3.141592653589793 * done))
+        return factor
+
     def frozen(self, name: str, stage) -> tf.Tensor | None:
         """A bool tensor (frozen in the current stage) or None when never frozen."""
         indices = [i for i, s in enumerate(self.stages) if name in s.freeze]
@@ -106,16 +133,22 @@ class OptimizerGroups:
         and zero gradients instead of none (its variables do not move; Adam's moments decay).
         """
         stage = self.advance(step, epoch) if self.stages else None
+        schedule = self.schedule_factor(step)
         for name, optimizer in self.optimizers.items():
             variables = self._variables(name)
             grads = [gradients[id(v)] for v in variables]
             multipliers = [s.learning_rate_multipliers.get(name, 1.0) for s in self.stages]
             frozen = self.frozen(name, stage) if stage is not None else None
-            if stage is not None and (any(m != 1.0 for m in multipliers) or (synchronised and frozen is not None)):
-                table = tf.constant(multipliers + [1.0], tf.float32)
-                rate = self.base_rates[name] * tf.gather(table, tf.minimum(stage, len(multipliers)))
-                if synchronised and frozen is not None:
-                    rate = tf.where(frozen, 0.0, rate)
+            staged = stage is not None and (any(m != 1.0 for m in multipliers) or (synchronised and frozen is not None))
+            if staged or schedule is not None:
+                rate = tf.constant(self.base_rates[name], tf.float32)
+                if staged:
+                    table = tf.constant(multipliers + [1.0], tf.float32)
+                    rate = rate * tf.gather(table, tf.minimum(stage, len(multipliers)))
+                    if synchronised and frozen is not None:
+                        rate = tf.where(frozen, 0.0, rate)
+                if schedule is not None:
+                    rate = rate * schedule
                 optimizer.learning_rate = rate
             if synchronised and frozen is not None:
                 grads = [None if g is None else tf.cond(frozen, lambda g=g: tf.zeros_like(tf.convert_to_tensor(g)),

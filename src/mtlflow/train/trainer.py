@@ -38,6 +38,7 @@ from mtlflow.evaluate.report import HEADLINE_METRICS
 from mtlflow.model.build import task_variables
 from mtlflow.train import gradients as G
 from mtlflow.train.checkpoint import model_checkpoint, restore, variables_by_path
+from mtlflow.train.distribution import gather_from_replicas, is_multi_worker
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
 from mtlflow.train.gradient_stats import GradientStats
 from mtlflow.train.losses import masked_mean
@@ -71,6 +72,7 @@ class Trainer:
         self.model, self.tasks, self.config = model, tasks, training
         self.strategy = strategy or tf.distribute.get_strategy()
         self._distributed = strategy is not None
+        self._multi_worker = is_multi_worker(strategy)
         self.weights = {name: float(task.spec.weight) for name, task in tasks.items()}
         # tasks with weight 0 (e.g. ESMM's CVR tower) are reported but not trained directly
         self.trained = [name for name in tasks if self.weights[name] > 0]
@@ -143,11 +145,12 @@ class Trainer:
         replicas = G.replicas_in_sync()
         with tf.GradientTape(persistent=self._computes_task_gradients) as tape:
             predictions = self.model(inputs, training=True)
-            local = {}
-            for name, task in self.tasks.items():
-                per_example = task.per_example_loss(labels[name], predictions[name])
-                count = G.all_reduce_sum(tf.reduce_sum(tf.cast(masks[name], per_example.dtype)))
-                local[name] = masked_mean(per_example, masks[name], count)
+            per_example = {name: task.per_example_loss(labels[name], predictions[name])
+                           for name, task in self.tasks.items()}
+            # every task's label count of the global batch (the means' denominators), in one all-reduce
+            counts = G.all_reduce_sum(tf.stack([tf.reduce_sum(tf.cast(masks[n], tf.float32)) for n in self.tasks]))
+            local = {name: masked_mean(loss, masks[name], tf.cast(counts[i], loss.dtype))
+                     for i, (name, loss) in enumerate(per_example.items())}
         reported = G.all_reduce_sum(tf.stack([local[n] for n in self.tasks]))
         losses = tf.stack([reported[list(self.tasks).index(n)] for n in self.trained])
         state = self.balance_state.value()
@@ -164,7 +167,9 @@ class Trainer:
             # stay sparse); per-task gradients, when diagnostics want them, only feed the
             # statistics, on their steps.
             result, new_state = self.balancer.update(losses=losses, gradients=None, state=state)
-            grads = G.all_reduce_sum(weighted_gradient(tape, local, self.trained, result.weights, variables))
+            grads = G.all_reduce_sum(_for_all_reduce(
+                weighted_gradient(tape, local, self.trained, result.weights, variables), variables,
+                self._multi_worker))
             by_variable = {id(v): g for v, g in zip(variables, grads)}
             if self._computes_task_gradients:
                 wanted = self._task_gradients_wanted(state)
@@ -191,7 +196,8 @@ class Trainer:
         del tape
         self.balance_state.assign(new_state)
         self.stats.add_weights(result.weights)
-        grads = [by_variable[id(v)] for v in variables]
+        # one row per embedding index, so that clipping sees the norm of the gradient itself
+        grads = [G.deduplicate(by_variable[id(v)]) for v in variables]
         if cfg.gradient_centralization:
             grads = [G.centralize(g, v) for g, v in zip(grads, variables)]
         if cfg.clip_norm:
@@ -199,9 +205,8 @@ class Trainer:
             clipped, _ = tf.clip_by_global_norm([grads[i] for i in present], cfg.clip_norm)
             for i, g in zip(present, clipped):
                 grads[i] = g
-        grads = [G.deduplicate(g) for g in grads]
         if replicas > 1:  # Keras optimizers sum gradients over replicas: hand each its share
-            grads = [None if g is None else g / replicas for g in grads]
+            grads = [_replica_share(g, replicas) for g in grads]
         self.optimizers.apply({id(v): g for v, g in zip(variables, grads)}, self.step, self.epoch,
                               synchronised=self._distributed)
         self.step.assign_add(1)
@@ -273,7 +278,8 @@ class Trainer:
         rest = weighted_gradient(tape, local, self.trained, weights, above) if above else []
         by_variable = {id(v): g for v, g in zip(shared, below) if g is not None}
         by_variable.update({id(v): g for v, g in zip(above, rest)})
-        grads = G.all_reduce_sum([by_variable[id(v)] for v in shared + others])
+        grads = G.all_reduce_sum(_for_all_reduce([by_variable[id(v)] for v in shared + others], shared + others,
+                                                 self._multi_worker))
         self.stats.add_gradients(matrix)
         return result, new_state, {id(v): g for v, g in zip(shared + others, grads)}
 
@@ -311,11 +317,18 @@ class Trainer:
         cfg = self.config
         history = History()
         start = self.restore() if resume else 0
+        if self._multi_worker:
+            start = self._agreed_start(start)
         history.resumed_from_epoch = start
         stop = cfg.early_stopping if validation is not None else None
         mode = monitor_mode(stop.monitor, stop.mode) if stop else None
         writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard")) if self.run_dir else None
         steps_per_epoch = _steps_per_epoch(train, cfg.batch_size, bucket_boundaries)
+        if cfg.learning_rate_schedule != "constant" or cfg.warmup_fraction:
+            if steps_per_epoch is None:
+                raise TrainingError("training.learning_rate_schedule needs the number of steps per epoch; "
+                                    "pass SplitData (not a tf.data.Dataset) or use a constant rate")
+            self.optimizers.set_total_steps(steps_per_epoch * cfg.epochs)
         if cfg.balance.method == "dwa" and "period" not in cfg.balance.hyperparameters and steps_per_epoch:
             self.balancer = make_balancer(cfg, self.tasks, self.trained, period=steps_per_epoch)
         if stop and int(self.wait.numpy()) >= stop.patience:  # a resumed run that had already stopped
@@ -325,7 +338,7 @@ class Trainer:
             began = time.perf_counter()
             batches = _epoch_batches(train, cfg.batch_size, cfg.seed + epoch, bucket_boundaries)
             if self._distributed:
-                batches = self.strategy.experimental_distribute_dataset(batches)
+                batches = _distribute(self.strategy, batches, self._multi_worker)
             losses = self._run_epoch(iter(batches), epoch, steps_per_epoch, verbose)
             record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - began, 3),
                       "train_loss": losses, "balance": self.stats.read_and_reset(self.trained)}
@@ -337,6 +350,8 @@ class Trainer:
             better = False
             if stop:
                 value = lookup(record["validation"], stop.monitor)
+                if self._multi_worker:  # every worker evaluates; the chief's number decides for all
+                    value = float(gather_from_replicas(self.strategy, value)[0])
                 best = None if math.isnan(self.best.numpy()) else float(self.best.numpy())
                 better = improved(value, best, mode, stop.min_delta)
                 if better:
@@ -360,6 +375,15 @@ class Trainer:
             self._managers[1].save(checkpoint_number=int(self.epoch.numpy()))
         self.restore_best()
         return history
+
+    def _agreed_start(self, start: int) -> int:
+        """The resume epoch, checked to be the same on every worker (else all stop together)."""
+        starts = gather_from_replicas(self.strategy, float(start))
+        if starts.min() != starts.max():
+            raise TrainingError(
+                f"--resume: the workers restored different epochs ({sorted(set(int(s) for s in starts))}); every "
+                "worker must read the chief's run directory, on storage they all mount at the same path")
+        return start
 
     def _run_epoch(self, iterator, epoch: int, steps_per_epoch: int | None, verbose: bool) -> dict:
         progress = Progress(steps_per_epoch, f"epoch {epoch + 1}/{self.config.epochs}", enabled=verbose)
@@ -428,11 +452,92 @@ def _epoch_batches(data, batch_size: int, seed: int | None = None, buckets=None)
     return data.batches(batch_size, shuffle_seed=seed, bucket_boundaries=buckets)
 
 
+DENSE_ALL_REDUCE_LIMIT = 1 << 20  # elements (4 MB of float32)
+
+
+def _for_all_reduce(gradients: list, variables: list, multi_worker: bool) -> list:
+    """Under ``tf.distribute``, sparse gradients made dense before the all-reduce: all of them
+    across workers, those of tables up to ``DENSE_ALL_REDUCE_LIMIT`` elements on one machine.
+
+    An ``IndexedSlices`` is all-reduced by an all-gather of its rows, a few collectives per
+    table, where dense gradients travel packed in one; with many small embedding tables
+    (33 categorical columns in census) the sparse path made a step several times slower.
+    Across workers, the all-gather of rows whose count differs between workers also failed
+    inside the multi-step loop (``steps_per_execution`` > 1; TensorFlow 2.21: "Shape mismatch
+    in the collective instance"). Keras optimizers densify a sparse gradient anyway, so the
+    update is the same. On one machine larger tables stay sparse: the rows a batch touches
+    are fewer bytes than the table.
+    """
+    if G.replicas_in_sync() == 1:
+        return gradients
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices)
+            and (multi_worker or v.shape.num_elements() <= DENSE_ALL_REDUCE_LIMIT) else g
+            for g, v in zip(gradients, variables)]
+
+
+def _replica_share(gradient, replicas: int):
+    """This replica's share of an all-reduced gradient, for a Keras optimizer that sums the
+    replicas' gradients again: a dense gradient divided by ``replicas``; the rows of a sparse
+    one (``IndexedSlices``, embedding tables) all on the first replica, zeros elsewhere.
+
+    Keras's sum of ``IndexedSlices`` concatenates the replicas' rows, and Adam squares rows
+    one by one (see :func:`~mtlflow.train.gradients.deduplicate`): R copies of ``g/R``
+    would add ``g²/R`` to its second moment instead of ``g²``.
+    """
+    if gradient is None:
+        return None
+    if isinstance(gradient, tf.IndexedSlices):
+        first = tf.equal(tf.distribute.get_replica_context().replica_id_in_sync_group, 0)
+        return tf.IndexedSlices(gradient.values * tf.cast(first, gradient.values.dtype), gradient.indices,
+                                gradient.dense_shape)
+    return gradient / replicas
+
+
+def _distribute(strategy: tf.distribute.Strategy, batches: tf.data.Dataset, multi_worker: bool):
+    """Global batches → per-replica batches: replica ``r`` of ``R`` gets rows
+    ``[⌊n·r/R⌋, ⌊n·(r+1)/R⌋)`` of every global batch of ``n`` rows.
+
+    Across workers each one builds the same global batches (the split and the epoch's shuffle
+    are the same everywhere) and keeps its replicas' slices; the losses are global masked
+    means, so any split of a batch gives the step of the whole batch. This replaces
+    ``experimental_distribute_dataset``'s auto-sharding, which rewrote and re-serialised the
+    dataset graph, in-memory split included, every epoch: up to 20 s per epoch on census.
+    """
+    if not multi_worker:
+        return strategy.experimental_distribute_dataset(batches)
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        replicas = context.num_replicas_in_sync
+        local = replicas // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+
+        def slices(*batch):
+            n = tf.shape(tf.nest.flatten(batch)[0])[0]
+
+            def part(index):
+                r = first + tf.cast(index, tf.int32)
+                start, end = n * r // replicas, n * (r + 1) // replicas
+                return tf.nest.map_structure(lambda t: t[start:end], batch)
+
+            return tf.data.Dataset.range(local).map(part)
+
+        return batches.flat_map(slices).prefetch(tf.data.AUTOTUNE)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
 def _steps_per_epoch(data, batch_size: int, buckets) -> int | None:
     if isinstance(data, tf.data.Dataset):
         steps = int(data.cardinality())
         return steps if steps > 0 else None
-    return None if buckets else math.ceil(data.size / batch_size)
+    if not buckets:
+        return math.ceil(data.size / batch_size)
+    ids = data.inputs.get("token_ids")
+    if not isinstance(ids, tf.RaggedTensor):
+        return None
+    # bucket_by_sequence_length: bucket i holds lengths in [b[i-1], b[i]); each ends with a partial batch
+    bucket = np.searchsorted(np.asarray(buckets), ids.row_lengths().numpy(), side="right")
+    return int(sum(math.ceil(c / batch_size) for c in np.bincount(bucket) if c))
 
 
 def _epoch_line(record: dict, epochs: int, improved_monitor: str | None) -> str:
