@@ -10,7 +10,7 @@ dev as the example is, and reports the dev intent accuracy, slot F1 and sentence
 of the kept weights. The test split is never read. Every run is appended to
 ``benchmarks/results/snips_tuning.json``, and ``benchmarks/snips_tuning.md``'s table is
 rewritten from it (configurations are chosen on dev only; the test-split numbers come from
-``benchmarks/snips_example.py``).
+``benchmarks/nlu_snips.py --tracks scratch``).
 """
 
 from __future__ import annotations
