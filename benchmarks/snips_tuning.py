@@ -87,10 +87,13 @@ def table(rows: list[dict]) -> str:
 
 
 def write_table(rows: list[dict]) -> None:
-    """Rewrites the rows below ``MARKER`` in ``snips_tuning.md`` (the prose above stays)."""
-    head = TABLE.read_text("utf-8").split(MARKER)[0] if TABLE.is_file() else "# SNIPS tuning (dev split)\n\n"
+    """Rewrites the rows below ``MARKER`` in ``snips_tuning.md`` (the prose above and any
+    ``## `` sections after the table stay)."""
+    text = TABLE.read_text("utf-8") if TABLE.is_file() else "# SNIPS tuning (dev split)\n\n" + MARKER
+    head, _, rest = text.partition(MARKER)
+    tail = rest[rest.index("\n## "):] if "\n## " in rest else ""
     tmp = TABLE.with_suffix(".md.tmp")
-    tmp.write_text(head + MARKER + "\n\n" + table(rows) + "\n", "utf-8")
+    tmp.write_text(head + MARKER + "\n\n" + table(rows) + "\n" + tail, "utf-8")
     tmp.replace(TABLE)
 
 

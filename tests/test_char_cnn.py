@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from export_parity import assert_same_outputs, in_process_outputs, serve_in_fresh_process
 from mtlflow.config import parse_config
 from mtlflow.data.vocabulary import Vocabularies, fit_vocabularies
 from mtlflow.errors import ConfigError
@@ -160,34 +158,11 @@ def test_unseen_words_are_tagged_from_their_spelling(runs):
     assert runs[True][1]["kind"]["accuracy"] > 0.95
 
 
-LOADER = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-    fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    out = fn(text=tf.constant(json.loads(sys.argv[2])))
-    assert not any(m.startswith("mtlflow") for m in sys.modules), "mtlflow was imported"
-    print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else
-                      [[b.decode() for b in row] if v.shape.rank == 2 else row.decode() for row in v.numpy()]
-                      for k, v in out.items()}))
-    """
-)
-
-
 def test_export_matches_in_process_outputs(runs):
     run, _ = runs[True]
     texts = ["play abcdzq hello", "", "find mnopqrstzq ponm aazq"]
-    result = subprocess.run([sys.executable, "-c", LOADER, str(run.directory / "export" / "1"), json.dumps(texts)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    local = {k: v.numpy() for k, v in run.inference().serve({"text": tf.constant(texts)}).items()}
-    assert set(served) == set(local)
-    for key, value in local.items():
-        if value.dtype.kind in "SO":
-            assert [[x.decode() for x in row] if value.ndim == 2 else row.decode() for row in value] == served[key], key
-        else:
-            np.testing.assert_allclose(np.asarray(served[key]), value, rtol=1e-5, atol=1e-6, err_msg=key)
+    served = serve_in_fresh_process(run.directory / "export" / "1", texts)
+    assert_same_outputs(served, in_process_outputs(run, texts))
     assert [t for t in served["tags_tags"][0] if t] == ["O", "B-thing", "O"]
 
 

@@ -9,9 +9,6 @@ pass, a joint intent + slot model must learn through it, and the exported SavedM
 import json
 import random
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ pytest.importorskip("keras_hub", reason="keras-hub is not installed (pip install
 pytest.importorskip("safetensors", reason="safetensors is not installed (pip install 'mtlflow[pretrained]')")
 
 from bert_fixture import numpy_bert, write_tiny_bert  # noqa: E402
+from export_parity import assert_same_outputs, in_process_outputs, serve_in_fresh_process  # noqa: E402
 
 from mtlflow.config import parse_config  # noqa: E402
 from mtlflow.errors import ConfigError  # noqa: E402
@@ -120,23 +118,7 @@ def test_config_errors_name_the_key(tmp_path, tiny_bert):
         read_checkpoint(broken, need_weights=False)
 
 
-LOADER = textwrap.dedent(
-    """
-    import json, sys
-    import tensorflow as tf
-    fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-    out = fn(text=tf.constant(json.loads(sys.argv[2])))
-    assert not any(m.startswith(("mtlflow", "keras_hub")) for m in sys.modules), "mtlflow/keras_hub imported"
-    print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else
-                      [[b.decode() for b in row] if v.shape.rank == 2 else row.decode() for row in v.numpy()]
-                      for k, v in out.items()}))
-    """
-)
-
-
 def test_joint_model_learns_exports_and_reloads(tmp_path, tiny_bert):
-    import tensorflow as tf
-
     from mtlflow.run import load_run, train
 
     bert = tmp_path / "bert"
@@ -146,17 +128,13 @@ def test_joint_model_learns_exports_and_reloads(tmp_path, tiny_bert):
     assert metrics["intent"]["accuracy"] > 0.9, metrics  # chance: 0.5
     assert metrics["slots"]["f1"] > 0.8, metrics
     texts = ["weather in lima now", "please play imagine"]
-    local = {k: v.numpy() for k, v in run.inference().serve({"text": tf.constant(texts)}).items()}
+    local = in_process_outputs(run, texts)
     assert [x.decode() for x in local["intent_label"]] == ["get_weather", "play_music"]
 
-    result = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "run" / "export" / "1"), json.dumps(texts)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    np.testing.assert_allclose(served["intent_probabilities"], local["intent_probabilities"], rtol=1e-5, atol=1e-6)
-    assert served["slots_tags"] == [[x.decode() for x in row] for row in local["slots_tags"]]
+    served = serve_in_fresh_process(tmp_path / "run" / "export" / "1", texts, forbidden=("mtlflow", "keras_hub"))
+    assert_same_outputs(served, local)
 
     shutil.rmtree(bert)  # the run directory is self-contained: weights from its checkpoint
     again = load_run(tmp_path / "run")
-    reloaded = {k: v.numpy() for k, v in again.inference().serve({"text": tf.constant(texts)}).items()}
+    reloaded = in_process_outputs(again, texts)
     np.testing.assert_allclose(reloaded["intent_probabilities"], local["intent_probabilities"], rtol=1e-5, atol=1e-6)

@@ -55,7 +55,6 @@ def test_a_balancer_state_resumes_from_the_checkpoint(tmp_path):
     run, _ = train(path, tmp_path / "run", verbose=False)
     state = [v.numpy().copy() for v in run.trainer.balance_state.fields.values()]
     assert any(np.abs(s).max() > 0 for s in state)  # the log-variances moved
-    from mtlflow.run import load_run
 
     again, _ = train(path.parent / "config.yaml", tmp_path / "run", resume=True, verbose=False)
     restored = [v.numpy() for v in again.trainer.balance_state.fields.values()]

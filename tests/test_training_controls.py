@@ -3,7 +3,6 @@
 import json
 
 import keras
-import numpy as np
 import pytest
 
 from conftest import synthetic_rows, write_jsonl, write_synthetic_project
