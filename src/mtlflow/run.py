@@ -17,7 +17,6 @@ Layout of ``RUN_DIR``::
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -242,10 +241,9 @@ def _save_run_files(run_dir: Path, config: Config, tasks, vocab: Vocabularies, s
         json.dumps({n: t.state() for n, t in tasks.items()}, ensure_ascii=False, indent=1), "utf-8")
     vocab.save(run_dir / "vocab.json")
     if config.encoder.type == "pretrained":  # the run dir rebuilds the encoder without the original folder
-        (run_dir / "encoder").mkdir(exist_ok=True)
-        for name in ("config.json", "vocab.txt", "tokenizer_config.json"):
-            if (Path(config.encoder.path) / name).is_file():
-                shutil.copyfile(Path(config.encoder.path) / name, run_dir / "encoder" / name)
+        from mtlflow.model.pretrained import copy_without_weights
+
+        copy_without_weights(config.encoder.path, run_dir / "encoder")
     report = {s.name: s.issues for s in splits if s is not None}
     (run_dir / "data_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
 

@@ -18,6 +18,7 @@ keras-hub is an optional dependency: ``pip install "mtlflow[pretrained]"``.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,19 @@ def read_checkpoint(path: str | Path, need_weights: bool = True) -> CheckpointIn
         except ValueError:
             pass
     return CheckpointInfo(path, config, lowercase, int(config.get("max_position_embeddings", 512)))
+
+
+def copy_without_weights(path: str | Path, target: str | Path) -> Path:
+    """Copies what rebuilds the encoder and its tokenizer (not the weights) into ``target``.
+
+    A run directory keeps this copy: its own checkpoint holds the fine-tuned weights.
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (*CHECKPOINT_FILES, "tokenizer_config.json"):
+        if (Path(path) / name).is_file():
+            shutil.copyfile(Path(path) / name, target / name)
+    return target
 
 
 def _keras_hub():
