@@ -123,7 +123,8 @@ def test_the_parser_knows_every_command_without_loading_tensorflow():
 
     code = ("import sys, mtlflow.cli as c; p = c._parser(); "
             "[p.parse_args(a) for a in (['serve', '--model-base-path', 'm', '--model-name', 'n'], "
-            "['diagnose', 'run'], ['compare', 'c.yaml'])]; print('tensorflow' in sys.modules)")
+            "['diagnose', 'run'], ['compare', 'c.yaml'], ['pipeline', 'c.yaml', '--serving-dir', 'm'], "
+            "['embed', 'in.jsonl', 'out.jsonl', '--encoder', 'bert'])]; print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
