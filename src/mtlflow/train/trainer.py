@@ -41,7 +41,7 @@ from mtlflow.train.checkpoint import model_checkpoint, restore, variables_by_pat
 from mtlflow.train.distribution import gather_from_replicas, is_multi_worker
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
 from mtlflow.train.gradient_stats import GradientStats
-from mtlflow.train.losses import masked_mean
+from mtlflow.ops.masked import masked_mean
 from mtlflow.train.groups import OptimizerGroups
 from mtlflow.train.progress import Progress
 
