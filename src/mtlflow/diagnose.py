@@ -207,14 +207,12 @@ def diagnose_markdown(report: dict, run_dir: str | Path | None = None) -> str:
 
 def plot_diagnosis(report: dict, path: str | Path) -> Path:
     """Cosine heatmaps (mean, last epoch), conflict rates, weights and norm ratios by epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     tasks = report["tasks"]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 9))
+    fig = Figure(figsize=(15, 9))  # not pyplot: the caller's backend stays as it is
+    axes = fig.subplots(2, 3)
     heatmaps = ((report["cosine_mean"], "task-gradient cosine, mean over the run", "RdBu", -1, 1),
                 (report["cosine_last"], f"task-gradient cosine, epoch {report['last_epoch']}", "RdBu", -1, 1),
                 (report["conflict_rate_mean"], "conflict rate (share of steps with cosine < 0)", "Reds", 0, 1))
@@ -254,7 +252,6 @@ def plot_diagnosis(report: dict, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
