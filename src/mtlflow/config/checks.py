@@ -6,9 +6,17 @@ exact key; :meth:`Config._cross_checks` runs them in order.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from mtlflow.config.base import KeyPathError
+
+# the model's inputs (mtlflow.model.build.model_inputs): a task output of the same name would clash
+MODEL_INPUTS = frozenset({"token_ids", "word_starts", "char_ids", "dense", "numeric", "categorical"})
+# the layers a task builds besides its head ``<task>`` (towers, dropout, CRF emissions, regression
+# standardisation, conditioning, and with sharing none its own encoder)
+TASK_LAYER_SUFFIXES = (r"(tower_\d+|dropout_\d+|emissions|standardized|condition|text_encoder|feature_encoder|concat"
+                       r"|shared_\d+|shared_tokens_\d+)")
 
 if TYPE_CHECKING:
     from mtlflow.config.root import Config
@@ -17,6 +25,7 @@ if TYPE_CHECKING:
 def check_all(config: Config) -> None:
     """Every cross-section check, in the order their errors are reported."""
     check_task_names(config)
+    check_layer_names(config)
     check_encoder(config)
     check_task_links(config)
     check_groups(config)
@@ -32,8 +41,28 @@ def check_task_names(config: Config) -> None:
         seen[task.name] = i
         if task.name == "joint":
             raise KeyPathError(f"tasks[{i}].name", "'joint' is reserved for the joint metrics; pick another name")
+        if task.name == "shared":
+            raise KeyPathError(f"tasks[{i}].name", "'shared' is the parameter group of the shared trunk "
+                               "(training.groups, stages); pick another name")
+        if task.name in MODEL_INPUTS:
+            raise KeyPathError(f"tasks[{i}].name", f"{task.name!r} is the name of a model input "
+                               f"({', '.join(sorted(MODEL_INPUTS))}); pick another name")
         if task.type == "tagging" and config.inputs.text is None:
             raise KeyPathError(f"tasks[{i}].type", "a tagging task needs a text input; set inputs.text")
+
+
+def check_layer_names(config: Config) -> None:
+    """No task is named like a layer another task, or the shared trunk, builds (``intent_tower_0``
+    beside ``intent``; ``shared_mmoe``)."""
+    trunk = rf"shared_({TASK_LAYER_SUFFIXES}|{config.sharing.type}(_tokens)?)"
+    for i, task in enumerate(config.tasks):
+        if re.fullmatch(trunk, task.name):
+            raise KeyPathError(f"tasks[{i}].name", f"{task.name!r} is the name of a layer of the shared trunk; "
+                               "pick another name")
+        for other in config.tasks:
+            if other.name != task.name and re.fullmatch(rf"{re.escape(other.name)}_{TASK_LAYER_SUFFIXES}", task.name):
+                raise KeyPathError(f"tasks[{i}].name", f"{task.name!r} is the name of a layer of task "
+                                   f"{other.name!r}; pick another name")
 
 
 def check_encoder(config: Config) -> None:
