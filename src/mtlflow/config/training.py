@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mtlflow.config.balance import BalanceConfig, FixedBalance
-from mtlflow.config.base import PositiveInt, StrictModel
+from mtlflow.config.base import KeyPathError, PositiveInt, StrictModel
 from mtlflow.config.distribution import DistributionConfig
 from mtlflow.config.early_stopping import EarlyStopping
 from mtlflow.config.schedule import GroupConfig, StageConfig
+
+_SAVED_SHUFFLE_BUFFER = 100_000  # the old default, in every config.yaml of a run directory saved with it
 
 
 class TrainingConfig(StrictModel):
@@ -23,7 +25,22 @@ class TrainingConfig(StrictModel):
     cosine similarity every that many steps (null: never, unless the balancer needs them).
     ``learning_rate_schedule`` (``linear`` or ``cosine`` decay to 0 over the run, after a
     linear warm-up over ``warmup_fraction`` of the steps) scales every group's rate.
+
+    There is no ``shuffle_buffer``: every epoch is a seeded permutation of the whole split
+    (an exact shuffle, see :meth:`~mtlflow.data.dataset.SplitData.batches`), which no buffer
+    size changes. The key is refused, except with the value 100000 that run directories
+    saved before its removal list.
     """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shuffle_buffer(cls, data):
+        if isinstance(data, dict) and "shuffle_buffer" in data:
+            if data["shuffle_buffer"] != _SAVED_SHUFFLE_BUFFER:
+                raise KeyPathError("training.shuffle_buffer", "has no effect and is no longer accepted: every epoch "
+                                   "is an exact seeded shuffle of the whole split; remove the key")
+            data = {k: v for k, v in data.items() if k != "shuffle_buffer"}
+        return data
 
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
@@ -38,7 +55,6 @@ class TrainingConfig(StrictModel):
     early_stopping: EarlyStopping | None = Field(default_factory=EarlyStopping)
     balance: BalanceConfig = Field(default_factory=FixedBalance)
     keep_checkpoints: PositiveInt = 2
-    shuffle_buffer: PositiveInt = 100_000
     task_clip_norm: float | None = Field(None, gt=0.0)
     gradient_centralization: bool = False
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
