@@ -23,7 +23,7 @@ KNOWN_NOISE: tuple[tuple[str, str], ...] = (
     ("port.cc", "oneDNN custom operations are on"),
     ("", "oneDNN supports DT_BOOL only on platforms with AVX-512"),
     ("cpu_feature_guard.cc", "This TensorFlow binary is optimized to use available CPU instructions"),
-    ("cpu_feature_guard.cc", "To enable the following instructions"),
+    ("", "To enable the following instructions"),
     ("cudart_stub.cc", "Could not find cuda drivers on your machine"),
     ("cuda_platform.cc", "failed call to cuInit"),
     ("cuda_executor.cc", "failed call to cuInit"),
