@@ -18,7 +18,9 @@ class TaskSpec(StrictModel):
       name: identifier used for the model output, metrics and logs.
       type: the task type (``multiclass``, ``multilabel``, ``binary``, ``regression``, ``tagging``).
       column: the data column holding this task's label (defaults to ``name``).
-      weight: fixed loss weight in the weighted sum of task losses.
+      weight: fixed loss weight in the weighted sum of task losses (``training.balance.method:
+        fixed``); other balancing methods compute the weights themselves and accept only 1,
+        or 0: a task with weight 0 is reported but not trained.
       tower: hidden units of the task-specific tower between the shared representation and the head.
       dropout: dropout rate inside the tower.
       metrics: the metrics to report (default: every metric of the task type).
