@@ -75,7 +75,8 @@ class UncertaintyBalance(BalanceBase):
 
 
 class DWABalance(BalanceBase):
-    """``dwa``: Dynamic Weight Average (Liu et al., CVPR 2019); ``period`` defaults to an epoch."""
+    """``dwa``: Dynamic Weight Average (Liu et al., CVPR 2019). ``period``: DWA updates per loss window
+    (with ``every: k`` it updates every k-th step); unset, the window is one epoch."""
 
     method: Literal["dwa"]
     temperature: float | None = Field(None, gt=0.0)

@@ -7,16 +7,21 @@ from mtlflow.config import TrainingConfig
 from mtlflow.errors import ConfigError
 
 
-def make_balancer(training: TrainingConfig, tasks: dict, trained: list[str], period: int | None = None):
-    """The config's balancer over the ``trained`` tasks, with its wrappers."""
+def make_balancer(training: TrainingConfig, tasks: dict, trained: list[str], steps_per_epoch: int | None = None):
+    """The config's balancer over the ``trained`` tasks, with its wrappers.
+
+    ``fixed`` gets the tasks' ``weight``s and ``uncertainty`` which tasks are regressions.
+    ``dwa`` without a ``period`` averages its loss windows over one epoch: with ``every: k``
+    it sees only every k-th step, so its period is ``steps_per_epoch / k`` of its own updates.
+    """
     cfg = training.balance
     params = dict(cfg.hyperparameters)
     if cfg.method == "fixed":
         params["weights"] = [float(tasks[n].spec.weight) for n in trained]
     elif cfg.method == "uncertainty":
         params["regression"] = [tasks[n].type_name == "regression" for n in trained]
-    elif cfg.method == "dwa" and period is not None and "period" not in params:
-        params["period"] = period
+    elif cfg.method == "dwa" and steps_per_epoch is not None and "period" not in params:
+        params["period"] = max(1, round(steps_per_epoch / cfg.every))
     try:
         balancer = balance.create(cfg.method, **params)
     except ValueError as exc:
