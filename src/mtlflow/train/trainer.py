@@ -37,7 +37,7 @@ from mtlflow.train.execution import distributed_step, run_steps
 from mtlflow.train.gradient_stats import GradientStats
 from mtlflow.train.groups import OptimizerGroups
 from mtlflow.train.history import History
-from mtlflow.train.progress import Progress, epoch_line
+from mtlflow.train.progress import Progress, early_stopping_line, epoch_line
 from mtlflow.train.sharding import distribute_batches
 from mtlflow.train.step import TrainStep, weighted_gradient
 from mtlflow.train.tensorboard import log_epoch
@@ -168,7 +168,7 @@ class Trainer:
                                     "pass SplitData (not a tf.data.Dataset) or use a constant rate")
             self.optimizers.set_total_steps(steps_per_epoch * cfg.epochs)
         if cfg.balance.method == "dwa" and "period" not in cfg.balance.hyperparameters and steps_per_epoch:
-            self.balancer = make_balancer(cfg, self.tasks, self.trained, period=steps_per_epoch)
+            self.balancer = make_balancer(cfg, self.tasks, self.trained, steps_per_epoch=steps_per_epoch)
         if stop and int(self.wait.numpy()) >= stop.patience:  # a resumed run that had already stopped
             history.stopped_early = True
             start = cfg.epochs
@@ -211,8 +211,19 @@ class Trainer:
         if self._managers is not None and self._managers[1].latest_checkpoint is None:
             # the monitor never gave a number (e.g. NaN): keep the last weights as "best"
             self._managers[1].save(checkpoint_number=int(self.epoch.numpy()))
-        self.restore_best()
+        restored = self.restore_best()
+        if verbose and stop is not None:
+            line = early_stopping_line(history, stop.monitor, stop.patience, self._best_epoch(history), restored)
+            if line:
+                print(line, flush=True)
         return history
+
+    def _best_epoch(self, history: History) -> int | None:
+        """The epoch whose weights are kept: this run's best, or (resumed) the best checkpoint's number."""
+        if history.best_epoch is not None:
+            return history.best_epoch
+        latest = self._managers[1].latest_checkpoint if self._managers is not None else None
+        return int(latest.rsplit("-", 1)[1]) if latest else None
 
     def _agreed_start(self, start: int) -> int:
         """The resume epoch, checked to be the same on every worker (else all stop together)."""
@@ -224,7 +235,8 @@ class Trainer:
         return start
 
     def _run_epoch(self, iterator, epoch: int, steps_per_epoch: int | None, verbose: bool) -> dict:
-        progress = Progress(steps_per_epoch, f"epoch {epoch + 1}/{self.config.epochs}", enabled=verbose)
+        progress = Progress(steps_per_epoch, f"epoch {epoch + 1}/{self.config.epochs}", enabled=verbose,
+                            examples_per_step=self.config.batch_size)
         totals = dict.fromkeys(self.tasks, 0.0)
         done = 0
         while True:
