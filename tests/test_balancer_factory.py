@@ -49,3 +49,29 @@ def test_an_explicit_dwa_period_is_kept():
     training = TrainingConfig(balance={"method": "dwa", "every": 4, "period": 3})
     balancer = make_balancer(training, TASKS, ["a", "b"], steps_per_epoch=20)
     assert balancer.config["balancer"].config["period"] == 3
+
+
+class _Half(_Task):
+    class spec:  # noqa: N801
+        weight = 0.5
+
+
+def test_a_task_weight_scales_what_a_non_fixed_method_returns():
+    tasks = {"a": _Task(), "b": _Half()}
+    losses = tf.constant([1.0, 2.0])
+    # uncertainty starts at log σ² = 0: weights (1, 1) for classification tasks; the task weight halves b's
+    training = TrainingConfig(balance={"method": "uncertainty"})
+    result, _ = make_balancer(training, tasks, ["a", "b"]).update(losses=losses, state=make_balancer(
+        training, tasks, ["a", "b"]).init(2))
+    np.testing.assert_allclose(result.weights.numpy(), [1.0, 0.5])
+    # a gradient-level method: its combined gradient uses the scaled weights
+    gradients = tf.constant([[1.0, 0.0], [0.0, 1.0]])  # orthogonal: PCGrad projects nothing, weights (1, 1)
+    balancer = make_balancer(TrainingConfig(balance={"method": "pcgrad", "seed": 0}), tasks, ["a", "b"])
+    result, _ = balancer.update(losses=losses, gradients=gradients, state=balancer.init(2))
+    np.testing.assert_allclose(result.weights.numpy(), [1.0, 0.5])
+    combined = result.shared_gradient if result.shared_gradient is not None else tf.linalg.matvec(
+        gradients, result.weights, transpose_a=True)
+    np.testing.assert_allclose(combined.numpy(), [1.0, 0.5])
+    # fixed takes the weights as they are; weight 1 everywhere adds no wrapper
+    assert make_balancer(TrainingConfig(), tasks, ["a", "b"]).name == "fixed"
+    assert make_balancer(training, TASKS, ["a", "b"]).name == "uncertainty"

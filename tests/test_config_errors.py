@@ -408,13 +408,6 @@ BAD_CONFIGS = [
         ["'adam'", "'adamw'", "'sgd'", "'rmsprop'"],
     ),
     (
-        "task-weight-with-a-balancer-that-ignores-it",
-        cfg(tasks=with_task(2, "{name: sentiment, type: multiclass, weight: 0.5}"),
-            extra="training: {balance: {method: uncertainty}}"),
-        "tasks[2].weight",
-        ["0.5 is a fixed loss weight", "'uncertainty' replaces", "method: fixed"],
-    ),
-    (
         "shuffle-buffer-has-no-effect",
         cfg(extra="training: {shuffle_buffer: 1000}"),
         "training.shuffle_buffer",

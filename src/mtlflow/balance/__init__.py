@@ -33,6 +33,7 @@ from mtlflow.balance.normalize_gradients import normalize_gradients
 from mtlflow.balance.pcgrad import pcgrad
 from mtlflow.balance.registry import BALANCERS, WRAPPERS, create, from_config, get_config
 from mtlflow.balance.rlw import rlw
+from mtlflow.balance.scale_weights import scale_weights
 from mtlflow.balance.uncertainty import uncertainty
 
 __all__ = [
@@ -60,5 +61,6 @@ __all__ = [
     "normalize_gradients",
     "pcgrad",
     "rlw",
+    "scale_weights",
     "uncertainty",
 ]

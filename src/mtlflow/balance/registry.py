@@ -18,6 +18,7 @@ from mtlflow.balance.nash_mtl import nash_mtl
 from mtlflow.balance.normalize_gradients import normalize_gradients
 from mtlflow.balance.pcgrad import pcgrad
 from mtlflow.balance.rlw import rlw
+from mtlflow.balance.scale_weights import scale_weights
 from mtlflow.balance.uncertainty import uncertainty
 
 BALANCERS: dict[str, Callable[..., Balancer]] = {
@@ -36,6 +37,7 @@ BALANCERS: dict[str, Callable[..., Balancer]] = {
 WRAPPERS: dict[str, Callable[..., Balancer]] = {
     "every_k_steps": every_k_steps,
     "normalize_gradients": normalize_gradients,
+    "scale_weights": scale_weights,
 }
 
 

@@ -23,7 +23,9 @@ class BalanceBase(StrictModel):
     (see :mod:`mtlflow.balance`); the method's hyperparameters go beside it. ``every: k``
     recomputes the weights every k-th step only and reuses them in between;
     ``normalize: true`` rescales every task gradient to the mean norm first. Tasks with
-    ``weight: 0`` (e.g. ESMM's unsupervised CVR tower) take no part in balancing.
+    ``weight: 0`` (e.g. ESMM's unsupervised CVR tower) take no part in balancing; under a
+    method other than ``fixed`` any other task ``weight`` multiplies the weight the method
+    returns for that task.
 
     ``gradients``: what gradient-level methods combine. ``parameters`` (exact): each task's
     gradient on the shared parameters, one backward pass per task through the shared

@@ -30,7 +30,6 @@ def check_all(config: Config) -> None:
     check_task_links(config)
     check_groups(config)
     check_monitor(config)
-    check_task_weights(config)
 
 
 def check_task_names(config: Config) -> None:
@@ -150,19 +149,3 @@ def check_monitor(config: Config) -> None:
         raise KeyPathError("training.early_stopping.monitor",
                            f"{stop.monitor!r} is not a metric of this config; allowed: {', '.join(choices)}")
 
-
-def check_task_weights(config: Config) -> None:
-    """A task ``weight`` other than 0 or 1 needs ``training.balance.method: fixed``.
-
-    Every other method computes the task weights itself; multiplying them by fixed weights
-    would be a different method. ``weight: 0`` keeps its meaning under every method: the task
-    is reported but not trained (e.g. ESMM's CVR tower).
-    """
-    method = config.training.balance.method
-    if method == "fixed":
-        return
-    for i, task in enumerate(config.tasks):
-        if task.weight not in (0.0, 1.0):
-            raise KeyPathError(f"tasks[{i}].weight", f"{task.weight:g} is a fixed loss weight, which balance method "
-                               f"{method!r} replaces with its own; use 1 (0: not trained), or "
-                               "training.balance.method: fixed")

@@ -19,8 +19,8 @@ class TaskSpec(StrictModel):
       type: the task type (``multiclass``, ``multilabel``, ``binary``, ``regression``, ``tagging``).
       column: the data column holding this task's label (defaults to ``name``).
       weight: fixed loss weight in the weighted sum of task losses (``training.balance.method:
-        fixed``); other balancing methods compute the weights themselves and accept only 1,
-        or 0: a task with weight 0 is reported but not trained.
+        fixed``); under any other method it multiplies the weight the method computes for the
+        task (1: the method's weight as it is). A task with weight 0 is reported but not trained.
       tower: hidden units of the task-specific tower between the shared representation and the head.
       dropout: dropout rate inside the tower.
       metrics: the metrics to report (default: every metric of the task type).
