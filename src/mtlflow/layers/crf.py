@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtlflow.layers.experts import check_positive_int
-from mtlflow.tasks.viterbi import bio_constraints, viterbi_tf
+from mtlflow.tasks.viterbi import bio_constraints, pad_time, viterbi_tf
 
 SCHEMES = ("bio", "bioes")
 
@@ -117,8 +117,14 @@ class CRF(keras.layers.Layer):
         return tuple(np.asarray(keras.ops.convert_to_numpy(p), np.float32) for p in self.potentials())
 
     def forward_scores(self, emissions):
-        """``α_t(j)`` for every position (no mask: position ``t`` only reads ``≤ t``), ``[batch, time, K]``."""
+        """``α_t(j)`` for every position (no mask: position ``t`` only reads ``≤ t``), ``[batch, time, K]``.
+
+        Any ``time`` works, 0 and 1 included: the recursion runs over the emissions padded
+        to two positions at least (:func:`~mtlflow.tasks.viterbi.pad_time`), cut back after.
+        """
         emissions = tf.cast(emissions, tf.float32)
+        width = tf.shape(emissions)[1]
+        emissions, _ = pad_time(emissions, tf.ones(tf.shape(emissions)[:2], tf.bool))
         transitions, start, _ = self.potentials()
         first = emissions[:, 0] + start
 
@@ -126,7 +132,7 @@ class CRF(keras.layers.Layer):
             return tf.reduce_logsumexp(alpha[:, :, None] + transitions[None], axis=1) + emission
 
         rest = tf.scan(step, tf.transpose(emissions[:, 1:], [1, 0, 2]), initializer=first)
-        return tf.concat([first[:, None], tf.transpose(rest, [1, 0, 2])], axis=1)
+        return tf.concat([first[:, None], tf.transpose(rest, [1, 0, 2])], axis=1)[:, :width]
 
     def log_partition(self, emissions, mask):
         """``log Z`` per sentence, ``[batch]`` (0 for a sentence without tokens)."""
