@@ -5,8 +5,8 @@ text has more than one token used to fail inside the graph (a ``tf.scan`` or Ker
 over zero steps). Hypothesis draws batches of arbitrary Unicode (empty, whitespace-only, one
 character, zero-width and combining characters, emoji, mixed scripts, texts far longer than
 ``max_length``) for a demo-like model per encoder (BiLSTM with a char CNN, BiGRU with max
-pooling, Transformer, pretrained BERT), each with an intent, softmax-decoded slots and
-CRF-decoded slots. Every batch must give well-formed, finite outputs in process, the same
+pooling, Transformer under MMoE sharing, pretrained BERT), each with an intent, softmax-decoded
+slots and CRF-decoded slots (conditioned on the intent for the Transformer). Every batch must give well-formed, finite outputs in process, the same
 answers for a text whatever shares its batch, and the same outputs from the exported
 SavedModel run by plain TensorFlow (no mtlflow imported).
 
@@ -57,6 +57,9 @@ def _config(root, encoder: dict) -> dict:
     config["tasks"] = [{"name": "intent", "type": "multiclass"},
                        {"name": "slots", "type": "tagging", "column": "tags", "scheme": "bio"},
                        {"name": "slots_crf", "type": "tagging", "column": "tags", "scheme": "bio", "decoder": "crf"}]
+    if encoder["type"] == "transformer":  # also gated sharing over zero tokens, and tags conditioned on the intent
+        config["sharing"] = {"type": "mmoe", "experts": 2, "expert_units": [8]}
+        config["tasks"][2]["condition_on"] = "intent"
     return config
 
 
