@@ -45,7 +45,7 @@ texts = st.one_of(st.sampled_from(SPECIAL_TEXTS), st.text(max_size=12), st.text(
 batches = st.lists(texts, min_size=1, max_size=6)
 FAST = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-LONG = settings(FAST, max_examples=150)
+LONG = settings(FAST, max_examples=100)
 
 
 def _config(root, encoder: dict) -> dict:

@@ -31,7 +31,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 UNSEEN = "\u2400 a value no training row has"
 FAST = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-LONG = settings(FAST, max_examples=300)
+LONG = settings(FAST, max_examples=200)
 
 
 def _census_rows(columns: dict, n: int, seed: int) -> list[dict]:
