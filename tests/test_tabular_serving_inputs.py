@@ -162,3 +162,26 @@ def test_predict_reads_null_as_missing(model):
     means = module.predict({c: [run.vocab.numeric_mean[c]] for c in numeric} | {c: [""] for c in categorical})
     for name in run.tasks:
         assert nulls[0][name]["probability"] == pytest.approx(means[0][name]["probability"], rel=1e-6)
+
+
+def test_rest_answers_nan_infinite_and_unseen_values(model, tmp_path):
+    """Over REST: ``NaN``/``Infinity`` (JSON extensions TF Serving's clients send) and unseen categories get 200."""
+    import json
+
+    import requests
+
+    from mtlflow.serving import ModelConfig, ModelServer, ServerOptions
+
+    run, export_dir, module = model
+    numeric, categorical = _columns(run)
+    shutil.copytree(export_dir, tmp_path / "m" / "1")
+    rows = [{c: math.nan for c in numeric} | {c: "" for c in categorical},
+            {c: math.inf for c in numeric} | {c: UNSEEN for c in categorical}]
+    with ModelServer([ModelConfig("m", tmp_path / "m")], ServerOptions(rest_port=0, grpc_port=-1, poll_seconds=0)) as server:
+        response = requests.post(server.rest_url + "/v1/models/m:predict", data=json.dumps({"instances": rows}), timeout=30)
+    assert response.status_code == 200, response.text
+    local = _serve(module, {c: [row[c] for row in rows] for c in numeric + categorical})
+    for name in run.tasks:
+        got = [p[f"{name}_probability"] for p in response.json()["predictions"]]
+        np.testing.assert_allclose(got, local[f"{name}_probability"], rtol=1e-5)
+        assert np.isfinite(got).all()
