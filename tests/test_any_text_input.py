@@ -6,9 +6,10 @@ over zero steps). Hypothesis draws batches of arbitrary Unicode (empty, whitespa
 character, zero-width and combining characters, emoji, mixed scripts, texts far longer than
 ``max_length``) for a demo-like model per encoder (BiLSTM with a char CNN, BiGRU with max
 pooling, Transformer under MMoE sharing, pretrained BERT), each with an intent, softmax-decoded
-slots and CRF-decoded slots (conditioned on the intent for the Transformer). Every batch must give well-formed, finite outputs in process, the same
-answers for a text whatever shares its batch, and the same outputs from the exported
-SavedModel run by plain TensorFlow (no mtlflow imported).
+slots and CRF-decoded slots (conditioned on the intent for the Transformer). Every batch must
+give well-formed, finite outputs in process, the same answers for a text whatever shares its
+batch, and the same outputs from the exported SavedModel run by plain TensorFlow (no mtlflow
+imported).
 
 The models are untrained (:mod:`untrained_export`): what a model accepts does not depend on
 its weights. ``-m slow`` runs a longer profile of the same property.
@@ -36,9 +37,9 @@ ENCODERS = {
     "pretrained": {"type": "pretrained"},
 }
 SPECIAL_TEXTS = [
-    "", " ", "   ", "\t\n\u3000", "好", "嗯", "？", "😀", "👍🏽", "🇨🇳", "👩‍👩‍👧", "\u200b", "\u200d", "\ufeff", "\u200b好\u200b",
-    "e\u0301", "\x00", "我想取消昨天下的订单", "退货 refund 😡", "مرحبا بك", "Привет, мир", "ok", "订" * 400,
-    "x " * 300,
+    "", " ", "   ", "\t\n\u3000", "好", "嗯", "？", "😀", "👍🏽", "🇨🇳", "👩‍👩‍👧",
+    "\u200b", "\u200d", "\ufeff", "\u200b好\u200b", "e\u0301", "\x00",
+    "我想取消昨天下的订单", "退货 refund 😡", "مرحبا بك", "Привет, мир", "ok", "订" * 400, "x " * 300,
 ]
 texts = st.one_of(st.sampled_from(SPECIAL_TEXTS), st.text(max_size=12), st.text(min_size=30, max_size=200),
                   st.text(st.sampled_from("好嗯订单退款查 \u200b😀a1？"), max_size=10))
@@ -73,7 +74,8 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("any_text")
     write_corpus(root, n=120, seed=0)
     characters = sorted({c for line in (root / "train.jsonl").read_text("utf-8").splitlines() for c in line})
-    write_tiny_bert(root / "bert", [c for c in characters if c.strip() and c.isprintable()], max_positions=16)  # fewer pieces than max_length words: the cut-off path
+    # 16 positions: fewer pieces than MAX_LENGTH words, so long texts take the cut-off path
+    write_tiny_bert(root / "bert", [c for c in characters if c.strip() and c.isprintable()], max_positions=16)
     return root
 
 

@@ -94,7 +94,7 @@ def tabular_batches(draw, numeric: list[str], categorical: list[str], seen: dict
 
 
 def _serve(module, batch: dict) -> dict[str, np.ndarray]:
-    raw = {k: tf.constant(v, tf.float32 if module.signature[k].dtype == tf.float32 else tf.string) for k, v in batch.items()}
+    raw = {k: tf.constant(v, module.signature[k].dtype) for k, v in batch.items()}
     return {k: v.numpy() for k, v in module.serve(raw).items()}
 
 
@@ -177,8 +177,10 @@ def test_rest_answers_nan_infinite_and_unseen_values(model, tmp_path):
     shutil.copytree(export_dir, tmp_path / "m" / "1")
     rows = [{c: math.nan for c in numeric} | {c: "" for c in categorical},
             {c: math.inf for c in numeric} | {c: UNSEEN for c in categorical}]
-    with ModelServer([ModelConfig("m", tmp_path / "m")], ServerOptions(rest_port=0, grpc_port=-1, poll_seconds=0)) as server:
-        response = requests.post(server.rest_url + "/v1/models/m:predict", data=json.dumps({"instances": rows}), timeout=30)
+    options = ServerOptions(rest_port=0, grpc_port=-1, poll_seconds=0)
+    with ModelServer([ModelConfig("m", tmp_path / "m")], options) as server:
+        body = json.dumps({"instances": rows})  # NaN and Infinity as JSON's NaN / Infinity tokens
+        response = requests.post(server.rest_url + "/v1/models/m:predict", data=body, timeout=30)
     assert response.status_code == 200, response.text
     local = _serve(module, {c: [row[c] for row in rows] for c in numeric + categorical})
     for name in run.tasks:

@@ -68,8 +68,8 @@ def test_crf_on_one_and_zero_tokens_matches_the_closed_form():
 def test_text_encoders_take_batches_without_tokens(kind):
     encoder = TextEncoder(12, kind=kind, embedding_dim=8, units=4, heads=2, ff_units=8, dropout=0.0,
                           char_cnn=dict(vocab_size=6, dim=4, filters=3, widths=[2]))
-    run = tf.function(lambda ids, chars: encoder(ids, chars, training=False),
-                      input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, None], tf.int32)])
+    specs = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, None], tf.int32)]
+    run = tf.function(lambda ids, chars: encoder(ids, chars, training=False), input_signature=specs)
     states, pooled = run(np.zeros((2, 0), np.int32), np.zeros((2, 0, 0), np.int32))  # two empty texts
     assert states.shape[:2] == (2, 0) and states.shape[2] == pooled.shape[1]
     np.testing.assert_array_equal(pooled.numpy(), 0.0)  # the mean over no token: 0, not 0/0
