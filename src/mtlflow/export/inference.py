@@ -63,11 +63,18 @@ class InferenceModule(tf.Module):
         return signatures
 
     def predict(self, columns: dict[str, list]) -> list[dict]:
-        """Decoded predictions for a batch of raw columns, one dict per example."""
+        """Decoded predictions for a batch of raw columns, one dict per example.
+
+        ``None`` is a missing value: ``""`` in a string column (an empty text; a categorical
+        column's "missing" id), NaN in a number column (the training mean, see
+        :func:`~mtlflow.model.preprocessor.standardize`).
+        """
         raw = {}
         for name, spec in self.signature.items():
             try:
                 values = columns[name]
+                if spec.dtype == tf.string and spec.shape.rank == 1:
+                    values = ["" if v is None else v for v in values]
                 if spec.dtype == tf.float32:
                     values = np.asarray(values, dtype=np.float32)
                 raw[name] = tf.ensure_shape(tf.constant(values, dtype=spec.dtype), spec.shape)

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtlflow.layers.experts import check_positive_int
-from mtlflow.ops.viterbi import bio_constraints, viterbi_tf
+from mtlflow.ops.viterbi import bio_constraints, pad_time, viterbi_tf
 
 SCHEMES = ("bio", "bioes")
 
@@ -29,13 +29,13 @@ class CRF(keras.layers.Layer):
         log Z  = log Σ_j exp(α_n(j) + end(j)).
 
     The loss is ``-log p(y | x) = log Z - s(y)``; decoding is the Viterbi argmax
-    (:func:`~mtlflow.tasks.viterbi.viterbi_tf`, in the graph, so an exported SavedModel
+    (:func:`~mtlflow.ops.viterbi.viterbi_tf`, in the graph, so an exported SavedModel
     decodes); per-token marginals ``p(y_t = j | x) = ∂ log Z / ∂ e_t(j)`` come from
     differentiating the forward algorithm (forward-backward as backprop).
 
     With ``tags`` and ``scheme`` the transitions that the scheme forbids (``I-X`` after
     ``O``; for BIOES also ending inside a span, ...) get
-    :data:`~mtlflow.tasks.viterbi.NEG` (−1e9) added, in the likelihood and in decoding:
+    :data:`~mtlflow.ops.viterbi.NEG` (−1e9) added, in the likelihood and in decoding:
     the distribution covers valid sequences only (their learned entries get no gradient).
 
     In ``call`` the layer is the identity on the emission scores: a model's output stays
@@ -113,12 +113,18 @@ class CRF(keras.layers.Layer):
                 tf.cast(self.end_transitions, tf.float32) + forbid_end)
 
     def numpy_potentials(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`potentials` as NumPy arrays, for :func:`~mtlflow.tasks.viterbi.viterbi_numpy`."""
+        """:meth:`potentials` as NumPy arrays, for :func:`~mtlflow.ops.viterbi.viterbi_numpy`."""
         return tuple(np.asarray(keras.ops.convert_to_numpy(p), np.float32) for p in self.potentials())
 
     def forward_scores(self, emissions):
-        """``α_t(j)`` for every position (no mask: position ``t`` only reads ``≤ t``), ``[batch, time, K]``."""
+        """``α_t(j)`` for every position (no mask: position ``t`` only reads ``≤ t``), ``[batch, time, K]``.
+
+        Any ``time`` works, 0 and 1 included: the recursion runs over the emissions padded
+        to two positions at least (:func:`~mtlflow.ops.viterbi.pad_time`), cut back after.
+        """
         emissions = tf.cast(emissions, tf.float32)
+        width = tf.shape(emissions)[1]
+        emissions, _ = pad_time(emissions, tf.ones(tf.shape(emissions)[:2], tf.bool))
         transitions, start, _ = self.potentials()
         first = emissions[:, 0] + start
 
@@ -126,7 +132,7 @@ class CRF(keras.layers.Layer):
             return tf.reduce_logsumexp(alpha[:, :, None] + transitions[None], axis=1) + emission
 
         rest = tf.scan(step, tf.transpose(emissions[:, 1:], [1, 0, 2]), initializer=first)
-        return tf.concat([first[:, None], tf.transpose(rest, [1, 0, 2])], axis=1)
+        return tf.concat([first[:, None], tf.transpose(rest, [1, 0, 2])], axis=1)[:, :width]
 
     def log_partition(self, emissions, mask):
         """``log Z`` per sentence, ``[batch]`` (0 for a sentence without tokens)."""

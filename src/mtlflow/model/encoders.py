@@ -93,6 +93,11 @@ class TextEncoder(keras.layers.Layer):
             raise ValueError(f"unknown text encoder {kind!r}; allowed: bilstm, bigru, transformer")
 
     def call(self, token_ids, char_ids=None, training=None):
+        # A batch of empty texts has no time step; Keras' LSTM/GRU loop cannot stack the
+        # outputs of zero steps. One padding column (id 0, masked) gives it one; the states
+        # are cut back to the batch's width below, and the pooling ignores padding.
+        width = ops.shape(token_ids)[1]
+        token_ids, char_ids = _at_least_one_step(token_ids, char_ids)
         mask = ops.not_equal(token_ids, 0)
         if training and self.token_seed is not None:
             drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
@@ -111,10 +116,22 @@ class TextEncoder(keras.layers.Layer):
             x = block(x, mask=mask, training=training)
         if self.settings["kind"] != "transformer":
             x = self.dropout(x, training=training)
-        return x, masked_pool(x, mask, self.settings["pooling"])
+        return x[:, :width], masked_pool(x, mask, self.settings["pooling"])
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
+
+
+def _at_least_one_step(token_ids, char_ids=None):
+    """``token_ids`` ``[batch, time]`` (and ``char_ids`` ``[batch, time, chars]``) padded with
+    zeros to ``time ≥ 1`` (and ``chars ≥ 1``); unchanged when already that wide."""
+    extra = ops.maximum(1 - ops.shape(token_ids)[1], 0)
+    token_ids = ops.pad(token_ids, [[0, 0], [0, extra]])
+    if char_ids is not None:
+        extra_chars = ops.maximum(1 - ops.shape(char_ids)[2], 0)
+        extra_words = ops.shape(token_ids)[1] - ops.shape(char_ids)[1]
+        char_ids = ops.pad(char_ids, [[0, 0], [0, extra_words], [0, extra_chars]])
+    return token_ids, char_ids
 
 
 @keras.saving.register_keras_serializable(package="mtlflow")

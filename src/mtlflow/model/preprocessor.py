@@ -17,6 +17,23 @@ from mtlflow.errors import MtlflowError
 from mtlflow.tasks import TokenView
 
 
+NUMERIC_LIMIT = 1000.0  # standardised numbers are clipped to ±this many training standard deviations
+
+
+def standardize(values, mean, std):
+    """``(x - mean) / std`` per column, defined for every float a client can send.
+
+    A missing number (NaN: what a JSON ``null`` or an empty cell becomes) takes the column's
+    training mean, so it standardises to 0; the result is clipped to ``±NUMERIC_LIMIT``
+    standard deviations, so ``±inf`` and absurd magnitudes (``1e38``) give the answer of
+    the most extreme value the model can tell apart instead of ``inf``/``NaN`` outputs.
+    Training data is finite (the readers reject NaN) and, Chebyshev's inequality says,
+    at most one value in a million lies beyond 1000 standard deviations.
+    """
+    values = tf.where(tf.math.is_nan(values), mean, values)
+    return tf.clip_by_value((values - mean) / std, -NUMERIC_LIMIT, NUMERIC_LIMIT)
+
+
 def _table(keys: list[str], oov_id: int) -> tf.lookup.StaticHashTable:
     """``key → index in keys`` (index 0, the padding/missing key, maps to 0)."""
     initializer = tf.lookup.KeyValueTensorInitializer(
@@ -32,8 +49,12 @@ class Preprocessor(tf.Module):
     ``encoder``, WordPiece ids plus ``word_starts`` ``[batch, words]``, each word's first piece;
     with ``encoder.char_cnn``, ``char_ids`` ``[batch, words, chars]`` int32, each word's first
     ``max_chars`` characters looked up in the ``chars`` vocabulary, 0 = padding, 1 = unseen),
-    ``dense`` ``[batch, dim]``, ``numeric`` ``[batch, n]`` standardised, and
-    ``categorical`` ``[batch, k]`` int32 ids.
+    ``dense`` ``[batch, dim]``, ``numeric`` ``[batch, n]`` standardised (:func:`standardize`:
+    a missing number, NaN, is the training mean), and ``categorical`` ``[batch, k]`` int32 ids
+    (0 for a missing value, ``""``; 1 for a value not seen in training).
+
+    Every string is a valid text: an empty or whitespace-only one has no tokens (the encoders
+    and decoders take zero-length sequences), and a long one is cut at ``max_length`` tokens.
     """
 
     def __init__(self, inputs: InputsConfig, vocab: Vocabularies, encoder: EncoderConfig | None = None):
@@ -118,7 +139,7 @@ class Preprocessor(tf.Module):
             out["dense"] = tf.cast(raw[self.inputs.dense.column], tf.float32)
         if self.inputs.numeric:
             values = tf.stack([tf.cast(raw[c], tf.float32) for c in self.inputs.numeric], axis=1)
-            out["numeric"] = (values - self.numeric_mean) / self.numeric_std
+            out["numeric"] = standardize(values, self.numeric_mean, self.numeric_std)
         if self.inputs.categorical:
             ids = [self.categorical_tables[c].lookup(raw[c]) for c in self.inputs.categorical]
             out["categorical"] = tf.cast(tf.stack(ids, axis=1), tf.int32)

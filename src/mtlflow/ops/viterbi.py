@@ -51,13 +51,16 @@ def viterbi_tf(scores, mask, transitions, start, end):
 
     ``mask`` is ``[batch, time]`` bool with real tokens first. Runs in the graph
     (a ``tf.scan`` forward, a reverse ``tf.scan`` back-tracking), so it exports.
+    Any ``time`` works, 0 and 1 included (a batch of empty or one-token texts).
     """
     scores = tf.convert_to_tensor(scores, tf.float32)
     transitions = tf.constant(transitions) if isinstance(transitions, np.ndarray) else transitions
     mask = tf.cast(mask, tf.bool)
+    width = tf.shape(scores)[1]
+    scores, mask = pad_time(scores, mask)
     batch, k = tf.shape(scores)[0], tf.shape(scores)[2]
     first = scores[:, 0] + start
-    steps = tf.transpose(scores[:, 1:], [1, 0, 2])  # [time-1, batch, tags]
+    steps = tf.transpose(scores[:, 1:], [1, 0, 2])  # [time-1 ≥ 1, batch, tags]
     step_mask = tf.transpose(mask[:, 1:], [1, 0])
 
     def forward(carry, inputs):
@@ -72,21 +75,34 @@ def viterbi_tf(scores, mask, transitions, start, end):
 
     alphas, pointers = tf.scan(forward, (steps, step_mask),
                                initializer=(first, tf.zeros([batch, k], tf.int32)))
-    # the last alpha (``first`` for one-token batches; no cond, whose untaken branch would
-    # still have to build ``alphas[-1]`` on an empty, statically known shape)
-    final = tf.concat([first[None], alphas], axis=0)[-1]
-    last = tf.argmax(final + end, axis=1, output_type=tf.int32)
+    last = tf.argmax(alphas[-1] + end, axis=1, output_type=tf.int32)  # padding steps carried alpha over
 
     def backward(tag, pointer):
         return tf.gather(pointer, tag, batch_dims=1)
 
     earlier = tf.scan(backward, pointers, initializer=last, reverse=True)  # [time-1, batch]
     path = tf.concat([tf.transpose(earlier, [1, 0]), last[:, None]], axis=1)
-    return tf.where(mask, path, 0)
+    return tf.where(mask, path, 0)[:, :width]
+
+
+def pad_time(scores, mask):
+    """``scores`` ``[batch, time, tags]`` and ``mask`` with padding columns appended, so that
+    ``time ≥ 2``: a ``tf.scan`` over ``scores[:, 1:]`` then runs at least once.
+
+    A scan over zero steps has to stack an empty list of ``[batch, tags]`` elements whose
+    batch size is unknown when the graph is traced, which TensorFlow refuses at run time
+    ("Tried to stack elements of an empty list with non-fully-defined element_shape"):
+    every batch of empty or one-token texts would fail. Padding columns are masked, so
+    they change no real position's result; callers slice the output back to ``time``.
+    """
+    extra = tf.maximum(2 - tf.shape(scores)[1], 0)
+    return tf.pad(scores, [[0, 0], [0, extra], [0, 0]]), tf.pad(mask, [[0, 0], [0, extra]])
 
 
 def viterbi_numpy(scores: np.ndarray, transitions: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """One sequence's best path, ``scores`` ``[time, tags]`` (no padding)."""
+    """One sequence's best path, ``scores`` ``[time, tags]`` (no padding; ``time`` may be 0)."""
+    if len(scores) == 0:
+        return np.zeros(0, np.int32)
     alpha = scores[0] + start
     pointers = []
     for t in range(1, len(scores)):
