@@ -3,8 +3,9 @@
 An export is written into a hidden staging directory beside the versions
 (``BASE/.tmp-<pid>-<random>``) and renamed to its number when complete, so a server
 polling ``BASE`` never loads half a model. Choosing the number and renaming happen
-under an exclusive lock on ``BASE/.export.lock`` (``fcntl.flock``, released by the
-kernel if the process dies), so two exports to one base at the same moment take
+under an exclusive lock on the ``BASE`` directory itself (``fcntl.flock`` on its
+descriptor: no lock file is left beside the versions, and the kernel releases the lock
+if the process dies), so two exports to one base at the same moment take
 versions *n* and *n+1*: neither crashes, neither replaces the other. A lock, rather
 than "claim the next free number with ``mkdir``", keeps every numbered directory
 complete at all times; and a plain ``rename`` cannot claim a number by itself, since
@@ -31,7 +32,6 @@ from pathlib import Path
 
 from mtlflow.errors import MtlflowError
 
-LOCK_NAME = ".export.lock"
 _STAGING = re.compile(r"\.tmp-(\d+)-[0-9a-f]+")
 
 
@@ -82,12 +82,13 @@ def remove_abandoned_staging(base: Path) -> list[str]:
 
 @contextmanager
 def _locked(base: Path) -> Iterator[None]:
-    with open(Path(base) / LOCK_NAME, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    """Hold an exclusive lock on the directory ``base`` (other exporters wait, readers do not)."""
+    descriptor = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def publish(staging: Path, base: Path, version: int | None = None) -> Path:
