@@ -78,7 +78,8 @@ def interrupted(tmp_path_factory):
             train(config, run_dir, verbose=False)
     finally:
         Trainer._save = original
-    after_crash = {"epochs": _epochs(run_dir), "complete": json.loads((run_dir / "history.json").read_text())["complete"]}
+    history = json.loads((run_dir / "history.json").read_text("utf-8"))
+    after_crash = {"epochs": _epochs(run_dir), "complete": history["complete"]}
     (run_dir / "checkpoints" / "last" / "ckpt-3_temp").mkdir()
     (run_dir / "checkpoints" / "last" / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x")
     (run_dir / "export").mkdir(exist_ok=True)

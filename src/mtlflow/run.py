@@ -153,14 +153,15 @@ def settle_config_tokenizer(config: Config, train_table: Table) -> tuple[Config,
 def resume_point(run_dir: Path, config: Config) -> dict:
     """Where ``--resume`` continues ``run_dir``: the last checkpoint's epoch and step, and whether anything is left.
 
-    Returns ``{"checkpoint", "epoch", "step", "finished_training", "complete"}``;
+    Returns ``{"checkpoint", "epoch", "step", "finished_training", "stopped_early", "complete"}``;
     ``complete``: training, evaluation and export all finished (``history.json`` says so).
     """
     from mtlflow.train.checkpoint import latest, progress
 
     prefix = latest(run_dir / "checkpoints" / "last")
     if prefix is None:
-        return {"checkpoint": None, "epoch": 0, "step": 0, "finished_training": False, "complete": False}
+        return {"checkpoint": None, "epoch": 0, "step": 0, "finished_training": False, "stopped_early": False,
+                "complete": False}
     counters = progress(prefix)
     epoch = counters.get("epoch", 0)
     stop = config.training.early_stopping
@@ -168,9 +169,18 @@ def resume_point(run_dir: Path, config: Config) -> dict:
     stopped_early = stop is not None and has_validation and counters.get("wait", 0) >= stop.patience
     finished = epoch >= config.training.epochs or stopped_early
     history = run_dir / "history.json"
-    complete = finished and history.is_file() and bool(_read_run_json(history).get("complete"))
+    complete = finished and history.is_file() and bool(
+        _read_run_json(history).get("complete", _legacy_complete(run_dir, config)))
     return {"checkpoint": prefix, "epoch": epoch, "step": counters.get("step", 0),
             "finished_training": finished, "stopped_early": stopped_early, "complete": complete}
+
+
+def _legacy_complete(run_dir: Path, config: Config) -> bool:
+    """For runs written before ``history.json`` said ``complete``: evaluated, or exported."""
+    from mtlflow.export.publish import complete_versions
+
+    base = run_dir / config.export.base_dir if config.export.base_dir else None
+    return (run_dir / "metrics.json").is_file() or bool(base is not None and complete_versions(base))
 
 
 def _resume_line(run_dir: Path, point: dict, epochs: int) -> str:
@@ -209,8 +219,8 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
         if point["complete"]:
             if verbose:
                 why = "stopped early" if point["stopped_early"] else f"trained all {point['epoch']} epochs"
-                print(f"mtlflow: nothing left to train: {run_dir} {why} (step {point['step']}) and was evaluated "
-                      f"and exported; raise training.epochs to train on, or `mtlflow export {run_dir} BASE` "
+                print(f"mtlflow: nothing left to train: {run_dir} {why} (step {point['step']}) and its run "
+                      f"finished; raise training.epochs to train on, or `mtlflow export {run_dir} BASE` "
                       "to export again")
             metrics_path = run_dir / "metrics.json"
             return load_run(run_dir), (_read_run_json(metrics_path) if metrics_path.is_file() else {})
@@ -255,8 +265,8 @@ def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | Non
     run_dir.mkdir(parents=True, exist_ok=True)  # only once the data has been read without error
     for leftover in _remove_leftovers(run_dir, config) if resume else ():
         log(f"mtlflow: removed {leftover}, left by an interrupted save")
-    _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split],
-                    {"tokenizer": tokenizer_note} if tokenizer_note else {})
+    notes = {"tokenizer": {"used": config.inputs.text.tokenizer, "note": tokenizer_note}} if tokenizer_note else {}
+    _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split], notes)
     for split in (train_split, validation_split, test_split):
         for line in _issue_lines(split):
             log(f"mtlflow: {line}")

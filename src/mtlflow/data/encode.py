@@ -131,7 +131,8 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
                 elif spec.where and not _truthy(row.get(spec.where)):
                     mask = 0.0
                     report["filtered"] += 1
-                    report["masked_rows"].append({"location": cell, "why": "filtered", "reason": f"where: {spec.where}"})
+                    report["masked_rows"].append({"location": cell, "why": "filtered",
+                                                  "reason": f"where: {spec.where}"})
             labels[spec.name].append(label)
             masks[spec.name].append(mask)
         locations.append(location)

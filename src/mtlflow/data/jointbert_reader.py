@@ -29,8 +29,8 @@ def read_jointbert(directory: str | Path, *, on_bad_row: str = "error") -> Table
     check_on_bad_row(on_bad_row)
     root = _check_directory(directory)
     names = [*_REQUIRED, *([_OPTIONAL] if (root / _OPTIONAL).is_file() else [])]
-    table = Table(str(directory), columns=["text", "tokens", "tags", *names[2:]], pretokenized=True,
-                  column_files={"tags": str(root / "seq.out"), **({"label": str(root / _OPTIONAL)} if len(names) > 2 else {})})
+    files = {"tags": str(root / "seq.out"), **({"label": str(root / _OPTIONAL)} if len(names) > 2 else {})}
+    table = Table(str(directory), columns=["text", "tokens", "tags", *names[2:]], pretokenized=True, column_files=files)
     streams = [iter_lines(root / name) for name in names]
     for number, lines in enumerate(zip_longest(*streams), 1):
         if None in lines:

@@ -33,7 +33,8 @@ def export_saved_model(module: InferenceModule, base: str | Path, version: int |
     if version is not None and version < 0:
         raise MtlflowError(f"--version must be a non-negative integer, got {version}")
     if version is not None and (base / str(version)).exists():  # checked again when publishing
-        raise MtlflowError(f"{base / str(version)}: version {version} already exists; pick another --version or remove it")
+        raise MtlflowError(f"{base / str(version)}: version {version} already exists; "
+                           "pick another --version or remove it")
     remove_abandoned_staging(base)
     staging = staging_directory(base)
     try:

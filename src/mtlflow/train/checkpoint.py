@@ -92,4 +92,5 @@ def last_good_checkpoint(run_dir) -> str:
     if prefix is None:
         return ("no checkpoint was saved yet (the loss diverged before the first epoch ended), so there is nothing "
                 "to resume: fix the cause and train again")
-    return f"the last good checkpoint is {prefix} (after epoch {progress(prefix).get('epoch', '?')}); --resume continues from it"
+    epoch = progress(prefix).get("epoch", "?")
+    return f"the last good checkpoint is {prefix} (after epoch {epoch}); --resume continues from it"
