@@ -117,9 +117,10 @@ def iter_lines(path: str | Path) -> Iterator[str]:
                 _check_not_utf16(source, raw)
             nul = raw.find(b"\0")
             if nul >= 0:
-                if _looks_utf16(raw):
-                    raise DataError(f"{source}:{number}: the file is UTF-16 (text with a NUL byte beside every "
-                                    f"ASCII character); {_RESAVE}")
+                wide = _utf16_without_mark(raw)
+                if wide:
+                    raise DataError(f"{source}:{number}: the file is {wide}, not UTF-8 (a NUL byte beside every "
+                                    f"ASCII character); {_RESAVE.replace('UTF-16', wide)}")
                 raise DataError(
                     f"{source}:{number}: NUL byte at byte offset {offset + nul}; "
                     "this looks like a binary file, not UTF-8 text"
@@ -152,10 +153,14 @@ def _check_not_utf16(source: str, first_line: bytes) -> None:
             )
 
 
-def _looks_utf16(raw: bytes) -> bool:
-    """Whether a line's NUL bytes sit at every other position, as in UTF-16 text without a mark."""
+def _utf16_without_mark(raw: bytes) -> str | None:
+    """``"UTF-16LE"`` / ``"UTF-16BE"`` when a line's NUL bytes sit at every other position, else None."""
     body = raw.rstrip(b"\r\n")
     if len(body) < 4:
-        return False
+        return None
     evens, odds = body[0::2], body[1::2]
-    return evens.count(0) >= 0.9 * len(evens) or odds.count(0) >= 0.9 * len(odds)
+    if odds.count(0) >= 0.9 * len(odds):
+        return "UTF-16LE"  # ASCII "a" is 61 00
+    if evens.count(0) >= 0.9 * len(evens):
+        return "UTF-16BE"
+    return None
