@@ -11,6 +11,8 @@ import numpy as np
 
 from mtlflow.files import write_text_atomic
 
+_write_atomic = write_text_atomic  # the name the pipeline's stages import
+
 PER_TYPE_KEY = "per_type"
 
 HEADLINE_METRICS = ("auc", "accuracy", "f1", "micro_f1", "rmse")
