@@ -129,8 +129,9 @@ def _config(path, **text):
 
 
 def test_client_text_writes_chinese_without_spaces_and_words_with_them():
-    assert client_text(["我", "想", "听", "Jay", "的", "歌"]) == "我想听Jay的歌"
-    assert client_text(["fly", "to", "New\u2423York", "，", "ok"]) == "fly to New York，ok"
+    assert client_text(["我", "想", "听", "Jay", "的", "歌"]) == "我想听 Jay 的歌"
+    assert client_text(["fly", "to", "New\u2423York", "，", "ok"]) == "fly to New York ， ok"
+    assert client_text(["find", "playstation官方杂志", "a", "song"]) == "find playstation官方杂志 a song"
 
 
 def test_chinese_characters_under_an_explicit_whitespace_tokenizer_stop_training(tmp_path):

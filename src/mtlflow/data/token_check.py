@@ -7,9 +7,11 @@ gets what a client really sends: ``我想听周杰伦的歌``, no spaces. Under 
 ``whitespace`` tokenizer that is one token, and no slot is ever found.
 
 So before training, every training sentence is written as a client would write it
-(:func:`client_text`: tokens joined by a space, except next to a Chinese/Japanese
-character or full-width punctuation, where no space is written; a token's own ``␣``
-is a space) and tokenised again. If the configured tokenizer does not give back the
+(:func:`client_text`: tokens joined by a space, except between two tokens that are each
+one Chinese/Japanese character or full-width punctuation mark, the signature of
+character-level data, where no space is written; a token's own ``␣`` is a space) and
+tokenised again. Only that signature and spaces inside tokens are looked for: an English
+corpus with a token such as ``playstation官方杂志`` passes as it is. If the configured tokenizer does not give back the
 file's tokens, training stops naming the tokenizer that does (``char``: every
 character a token; ``mixed``: words, and every CJK character a token); when the config
 left the tokenizer at its default and one tokenizer reproduces every sentence, that
@@ -36,14 +38,18 @@ def _is_cjk(character: str) -> bool:
     return bool(_PY_CJK.fullmatch(character))
 
 
+def _one_cjk_character(token: str) -> bool:
+    return len(token) == 1 and _is_cjk(token)
+
+
 def client_text(tokens: list[str]) -> str:
-    """The sentence as a person types it: spaces between words, none beside CJK characters."""
-    text = ""
+    """The sentence as a person types it: words between spaces, single CJK characters run together."""
+    text, previous = "", None
     for token in tokens:
-        raw = token.replace(SPACE_TOKEN, " ")
-        if text and not (_is_cjk(text[-1]) or _is_cjk(raw[0])):
+        if previous is not None and not (_one_cjk_character(previous) and _one_cjk_character(token)):
             text += " "
-        text += raw
+        text += token.replace(SPACE_TOKEN, " ")
+        previous = token
     return text
 
 
