@@ -192,3 +192,26 @@ def test_label_type_rules_for_tag_columns():
     assert "got a number 3" in label_type_problem(3, "tagging", typed=True)
     assert "an array holding an object" in label_type_problem(["O", {}], "tagging", typed=True)
     assert label_type_problem(None, "multiclass", typed=True) is None  # null masks, never a type error
+
+
+@pytest.mark.slow
+def test_training_uses_and_records_the_tokenizer_it_chose(tmp_path, capsys):
+    import yaml
+
+    from mtlflow.run import train
+
+    (tmp_path / "train.conll").write_text(CHINESE_CONLL, "utf-8")
+    (tmp_path / "config.yaml").write_text(
+        "data: {train: train.conll, validation_split: 0.0}\n"
+        "inputs: {text: {}}\n"
+        "encoder: {embedding_dim: 4, units: 4}\n"
+        "tasks: [{name: slots, type: tagging, column: tags}]\n"
+        "training: {epochs: 1, early_stopping: null}\n", "utf-8")
+    run, _ = train(tmp_path / "config.yaml", tmp_path / "run", export=False)
+    assert "inputs.text.tokenizer: using 'char'" in capsys.readouterr().out
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text("utf-8"))
+    assert saved["inputs"]["text"]["tokenizer"] == "char"
+    report = json.loads((tmp_path / "run" / "data_report.json").read_text("utf-8"))
+    assert report["tokenizer"]["used"] == "char"
+    spans = run.inference().predict({"text": ["我想听周杰伦"]})[0]["slots"]
+    assert len(spans["tags"]) == 6  # the served model sees one token per character
