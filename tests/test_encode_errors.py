@@ -50,7 +50,7 @@ BAD_ROWS = [
     ({"tags": ["O", "X"]}, "is not O or <prefix>-<type>"),
     ({"tags": ["O", "B-t", "O"]}, "3 tags for 2 tokens"),
     ({"price": float("nan")}, "finite"),
-    ({"price": "cheap"}, "not a finite number"),
+    ({"price": "cheap"}, "expected a number, got a string"),
     ({"flag": "maybe"}, "not a binary label"),
 ]
 

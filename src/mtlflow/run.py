@@ -5,18 +5,21 @@ Layout of ``RUN_DIR``::
     config.yaml          the validated config, data paths made absolute
     state.json           label inventories and statistics of every task
     vocab.json           text vocabulary, categorical values, numeric statistics
-    data_report.json     rows read, skipped rows and masked labels per split
-    history.json         per-epoch losses and validation metrics
+    data_report.json     rows read; every skipped row and masked label, with its file:line
+    history.json         per-epoch losses and validation metrics (written after every epoch)
     training_curves.png  the same as a plot
     metrics.json/.md     per-task and joint metrics on the test split
     checkpoints/last/    for --resume;  checkpoints/best/  the weights kept
     tensorboard/         scalars per task
     export/<version>/    the SavedModel (TF Serving layout)
+
+Every file is written atomically (:mod:`mtlflow.files`), so a run killed at any moment
+leaves each file whole, old or new; ``--resume`` removes what killed checkpoint saves and
+exports left behind and says where it resumes.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,8 +33,10 @@ from mtlflow.data.dataset import SplitData
 from mtlflow.data.encode import EncodedSplit, encode_table, fit_tasks
 from mtlflow.data.readers import read_table
 from mtlflow.data.table import Table
+from mtlflow.data.token_check import settle_tokenizer
 from mtlflow.data.vocabulary import Vocabularies, fit_vocabularies
-from mtlflow.errors import MtlflowError
+from mtlflow.errors import ConfigError, MtlflowError
+from mtlflow.files import read_json, replacing, write_json_atomic, write_text_atomic
 from mtlflow.evaluate.plots import plot_history
 from mtlflow.evaluate.report import write_metrics
 from mtlflow.tasks import Task, create_task
@@ -103,12 +108,19 @@ def _holdout(split: EncodedSplit, fraction: float, seed: int) -> tuple[EncodedSp
     return pick(np.sort(order[cut:]), "train", split.issues), pick(np.sort(order[:cut]), "validation", held_out)
 
 
-def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | None = None):
+def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | None = None,
+                train_table: Table | None = None):
     """Train, validation and test splits, encoded; fits the tasks' label codecs on train.
 
     ``previous_run``: a run being resumed, whose label inventories are kept.
+    ``train_table``: the training table when already read (and its tokenizer settled, see
+    :func:`settle_config_tokenizer`); otherwise it is read and checked here.
     """
-    train_table = read_config_table(config, config.data.train)
+    if train_table is None:
+        train_table = read_config_table(config, config.data.train)
+        if config.inputs.text:
+            settle_tokenizer(train_table, config.inputs.text.tokenizer, explicit=True,
+                             lowercase=config.inputs.text.lowercase, column=config.inputs.text.column)
     fit_tasks(train_table, config, tasks)
     if previous_run is not None:
         _load_task_state(tasks, previous_run)
@@ -120,6 +132,67 @@ def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | Non
         train_split, validation_split = _holdout(train_split, config.data.validation_split, config.training.seed)
     test_split = read_split(config, config.data.test, tasks, "test") if config.data.test else None
     return train_split, validation_split, test_split
+
+
+def settle_config_tokenizer(config: Config, train_table: Table) -> tuple[Config, str | None]:
+    """``config`` with the tokenizer that reproduces the training tokens (see :mod:`mtlflow.data.token_check`).
+
+    Returns the config (a copy when the default tokenizer was replaced) and the note
+    saying so, or raises a ``DataError`` naming the tokenizer to set.
+    """
+    text = config.inputs.text
+    if text is None:
+        return config, None
+    chosen, note = settle_tokenizer(train_table, text.tokenizer, explicit="tokenizer" in text.model_fields_set,
+                                    lowercase=text.lowercase, column=text.column)
+    if chosen == text.tokenizer:
+        return config, note
+    inputs = config.inputs.model_copy(update={"text": text.model_copy(update={"tokenizer": chosen})})
+    return config.model_copy(update={"inputs": inputs}), note
+
+
+def resume_point(run_dir: Path, config: Config) -> dict:
+    """Where ``--resume`` continues ``run_dir``: the last checkpoint's epoch and step, and whether anything is left.
+
+    Returns ``{"checkpoint", "epoch", "step", "finished_training", "stopped_early", "complete"}``;
+    ``complete``: training, evaluation and export all finished (``history.json`` says so).
+    """
+    from mtlflow.train.checkpoint import latest, progress
+
+    prefix = latest(run_dir / "checkpoints" / "last")
+    if prefix is None:
+        return {"checkpoint": None, "epoch": 0, "step": 0, "finished_training": False, "stopped_early": False,
+                "complete": False}
+    counters = progress(prefix)
+    epoch = counters.get("epoch", 0)
+    stop = config.training.early_stopping
+    has_validation = bool(config.data.validation) or config.data.validation_split > 0
+    stopped_early = stop is not None and has_validation and counters.get("wait", 0) >= stop.patience
+    finished = epoch >= config.training.epochs or stopped_early
+    history = run_dir / "history.json"
+    complete = finished and history.is_file() and bool(
+        _read_run_json(history).get("complete", _legacy_complete(run_dir, config)))
+    return {"checkpoint": prefix, "epoch": epoch, "step": counters.get("step", 0),
+            "finished_training": finished, "stopped_early": stopped_early, "complete": complete}
+
+
+def _legacy_complete(run_dir: Path, config: Config) -> bool:
+    """For runs written before ``history.json`` said ``complete``: evaluated, or exported."""
+    from mtlflow.export.publish import complete_versions
+
+    base = run_dir / config.export.base_dir if config.export.base_dir else None
+    return (run_dir / "metrics.json").is_file() or bool(base is not None and complete_versions(base))
+
+
+def _resume_line(run_dir: Path, point: dict, epochs: int) -> str:
+    if point["checkpoint"] is None:
+        return f"resuming {run_dir}: no checkpoint was saved yet, so training starts at epoch 1 of {epochs}"
+    if point["finished_training"]:
+        why = "stopped early" if point["stopped_early"] else f"reached epoch {point['epoch']} of {epochs}"
+        return (f"resuming {run_dir}: training already {why} (step {point['step']}); finishing what the "
+                "interrupted run did not: evaluation and export")
+    return (f"resuming {run_dir} at epoch {point['epoch'] + 1} of {epochs}, after step {point['step']} "
+            f"(checkpoint {point['checkpoint']})")
 
 
 def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
@@ -144,6 +217,18 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
         raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")
 
     strategy = make_strategy(config.training.distribution)  # before TensorFlow runs any op
+    if resume:
+        point = resume_point(run_dir, config)
+        if point["complete"]:
+            if verbose:
+                why = "stopped early" if point["stopped_early"] else f"trained all {point['epoch']} epochs"
+                print(f"mtlflow: nothing left to train: {run_dir} {why} (step {point['step']}) and its run "
+                      f"finished; raise training.epochs to train on, or `mtlflow export {run_dir} BASE` "
+                      "to export again")
+            metrics_path = run_dir / "metrics.json"
+            return load_run(run_dir), (_read_run_json(metrics_path) if metrics_path.is_file() else {})
+        if verbose:
+            print(f"mtlflow: {_resume_line(run_dir, point, config.training.epochs)}")
     # Multi-worker: every worker runs all of it (each collective needs them all), but only
     # the chief writes run_dir; the others write a scratch directory, deleted afterwards.
     with peer_failures(strategy), worker_directory(run_dir, strategy, resume=resume) as write_dir:
@@ -173,11 +258,18 @@ def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | Non
     for name in ("vocab.json", "state.json") if previous is not None else ():
         if not (previous / name).is_file():
             raise MtlflowError(f"{previous}: no {name}; the fitted transformation is incomplete")
-    train_split, validation_split, test_split = read_splits(config, tasks, previous)
+    train_table = read_config_table(config, config.data.train)
+    config, tokenizer_note = settle_config_tokenizer(config, train_table)
+    if tokenizer_note:
+        log(f"mtlflow: {tokenizer_note}")
+    train_split, validation_split, test_split = read_splits(config, tasks, previous, train_table)
     vocab = Vocabularies.load(previous / "vocab.json") if previous \
         else fit_vocabularies(train_split.features, config.inputs)
     run_dir.mkdir(parents=True, exist_ok=True)  # only once the data has been read without error
-    _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split])
+    for leftover in _remove_leftovers(run_dir, config) if resume else ():
+        log(f"mtlflow: removed {leftover}, left by an interrupted save")
+    notes = {"tokenizer": {"used": config.inputs.text.tokenizer, "note": tokenizer_note}} if tokenizer_note else {}
+    _save_run_files(run_dir, config, tasks, vocab, [train_split, validation_split, test_split], notes)
     for split in (train_split, validation_split, test_split):
         for line in _issue_lines(split):
             log(f"mtlflow: {line}")
@@ -195,16 +287,25 @@ def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | Non
     trainer = Trainer(model, tasks, config.training, run_dir, strategy=strategy)
     run.trainer = trainer
     validation_data = run.split_data(validation_split) if validation_split else None
+    history_path = run_dir / "history.json"
+    earlier = _read_run_json(history_path).get("epochs", []) if resume and history_path.is_file() else []
+
+    def write_history(history, complete: bool = False) -> dict:
+        """history.json: the epochs before the resume point, this run's, and whether the run is done."""
+        record = asdict(history)
+        record["epochs"] = [e for e in earlier if e["epoch"] <= history.resumed_from_epoch] + record["epochs"]
+        record["complete"] = complete
+        write_json_atomic(history_path, record, default=float, ensure_ascii=True)
+        return record
+
     history = trainer.fit(
         run.split_data(train_split), validation_data,
         resume=resume, verbose=verbose, bucket_boundaries=config.data.bucket_boundaries,
+        on_epoch_end=write_history,
     )
-    record = asdict(history)
-    if resume and (run_dir / "history.json").is_file():  # keep the epochs before the resume point
-        earlier = json.loads((run_dir / "history.json").read_text("utf-8")).get("epochs", [])
-        record["epochs"] = [e for e in earlier if e["epoch"] <= history.resumed_from_epoch] + record["epochs"]
-    (run_dir / "history.json").write_text(json.dumps(record, indent=1, default=float), "utf-8")
-    plot_history(json.loads((run_dir / "history.json").read_text("utf-8")), run_dir / "training_curves.png")
+    record = write_history(history)
+    with replacing(run_dir / "training_curves.png") as tmp:
+        plot_history(record, tmp)
 
     final_data = run.split_data(test_split) if test_split else validation_data
     metrics = {}
@@ -214,7 +315,29 @@ def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | Non
         _report_gates(run, trainer.evaluator.gates, log)
     if export and config.export.base_dir:
         export_run(run, run_dir / config.export.base_dir, metrics=metrics)
+    write_history(history, complete=True)
     return run, metrics
+
+
+def _remove_leftovers(run_dir: Path, config: Config) -> list[str]:
+    """Staging directories an interrupted run left: checkpoint saves (``ckpt-N_temp``) and dead exports."""
+    from mtlflow.export.publish import remove_abandoned_staging
+    from mtlflow.train.checkpoint import remove_partial_saves
+
+    removed = [f"checkpoints/{name}" for name in remove_partial_saves(run_dir / "checkpoints")]
+    if config.export.base_dir:
+        base = run_dir / config.export.base_dir
+        removed += [f"{base.name}/{name}" for name in remove_abandoned_staging(base)]
+    return removed
+
+
+def _read_run_json(path: Path):
+    """A run file's JSON; a damaged file raises an error naming it (not a raw JSONDecodeError)."""
+    fixes = {
+        "history.json": "delete it to resume without the earlier epochs' history",
+        "metrics.json": "run `mtlflow evaluate` on the run to compute the metrics again",
+    }
+    return read_json(path, fixes.get(path.name, "train the run again (the file is part of the trained model)"))
 
 
 def _issue_lines(split: EncodedSplit | None) -> list[str]:
@@ -224,10 +347,13 @@ def _issue_lines(split: EncodedSplit | None) -> list[str]:
     lines = []
     skipped = split.issues["skipped_rows"]
     if skipped:
-        lines.append(f"{split.name}: skipped {len(skipped)} bad rows (first: {skipped[0]['reason']})")
+        lines.append(f"{split.name}: skipped {len(skipped)} bad rows (first: {skipped[0]['location']}: "
+                     f"{skipped[0]['reason'].removeprefix(skipped[0]['location'] + ': ')}; every one is listed in "
+                     "data_report.json)")
     for task, counts in split.issues["labels"].items():
         if counts["missing"]:
-            lines.append(f"{split.name}: {counts['missing']} rows without a {task!r} label (masked for that task)")
+            lines.append(f"{split.name}: {counts['missing']} rows without a {task!r} label (masked for that task; "
+                         "listed in data_report.json)")
         if counts["bad"]:
             lines.append(f"{split.name}: {counts['bad']} bad {task!r} labels masked (first: {counts['messages'][0]})")
         if counts.get("filtered"):
@@ -235,24 +361,21 @@ def _issue_lines(split: EncodedSplit | None) -> list[str]:
     return lines
 
 
-def _save_run_files(run_dir: Path, config: Config, tasks, vocab: Vocabularies, splits) -> None:
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=False), allow_unicode=True, sort_keys=False),
-        "utf-8",
-    )
-    (run_dir / "state.json").write_text(
-        json.dumps({n: t.state() for n, t in tasks.items()}, ensure_ascii=False, indent=1), "utf-8")
+def _save_run_files(run_dir: Path, config: Config, tasks, vocab: Vocabularies, splits, notes: dict) -> None:
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(
+        config.model_dump(mode="json", exclude_defaults=False), allow_unicode=True, sort_keys=False))
+    write_json_atomic(run_dir / "state.json", {n: t.state() for n, t in tasks.items()})
     vocab.save(run_dir / "vocab.json")
     if config.encoder.type == "pretrained":  # the run dir rebuilds the encoder without the original folder
         from mtlflow.model.pretrained import copy_without_weights
 
         copy_without_weights(config.encoder.path, run_dir / "encoder")
-    report = {s.name: s.issues for s in splits if s is not None}
-    (run_dir / "data_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+    report = {**notes, **{s.name: s.issues for s in splits if s is not None}}
+    write_json_atomic(run_dir / "data_report.json", report)
 
 
 def _load_task_state(tasks: dict[str, Task], run_dir: Path) -> None:
-    state = json.loads((run_dir / "state.json").read_text("utf-8"))
+    state = _read_run_json(run_dir / "state.json")
     for name, task in tasks.items():
         task.load_state(state[name])
 
@@ -268,7 +391,12 @@ def load_run(run_dir: str | Path) -> Run:
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise MtlflowError(f"{run_dir}: not a run directory (no config.yaml); train one with `mtlflow train CONFIG --out {run_dir}`")
-    config = parse_config(yaml.safe_load((run_dir / "config.yaml").read_text("utf-8")), str(run_dir / "config.yaml"))
+    try:
+        raw = yaml.safe_load((run_dir / "config.yaml").read_text("utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{run_dir / 'config.yaml'}: not valid YAML ({str(error).splitlines()[0]}); the file is "
+                          "damaged, e.g. by a process killed while writing it; train the run again") from None
+    config = parse_config(raw, str(run_dir / "config.yaml"))
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
     _load_task_state(tasks, run_dir)
     vocab = Vocabularies.load(run_dir / "vocab.json")
@@ -310,9 +438,10 @@ def _report_gates(run: Run, gates: dict, log=None) -> None:
     from mtlflow.model.build import expert_names
 
     run.gates = summarise_gates(gates, expert_names(run.model, run.config, run.tasks))
-    (run.directory / "gates.json").write_text(json.dumps(run.gates, indent=1), "utf-8")
-    (run.directory / "gates.md").write_text(gates_markdown(run.gates), "utf-8")
-    plot_gates(run.gates, run.directory / "gates.png")
+    write_json_atomic(run.directory / "gates.json", run.gates, ensure_ascii=True)
+    write_text_atomic(run.directory / "gates.md", gates_markdown(run.gates))
+    with replacing(run.directory / "gates.png") as tmp:
+        plot_gates(run.gates, tmp)
     if run.gates["unused"] and log:
         log(f"mtlflow: warning: experts no task uses: {', '.join(run.gates['unused'])} (see {run.directory / 'gates.md'})")
 
@@ -348,7 +477,7 @@ def export_run(run: Run, base: str | Path, version: int | None = None, metrics: 
     from mtlflow.export.saved_model import export_saved_model
 
     if metrics is None and (run.directory / "metrics.json").exists():
-        metrics = json.loads((run.directory / "metrics.json").read_text("utf-8"))
+        metrics = _read_run_json(run.directory / "metrics.json")
     module = run.inference()
     features, split = _reference_features(run)
     card = model_card(module, run.tasks, run.config.model_dump(mode="json"), metrics, features, split)

@@ -16,6 +16,9 @@ class DataConfig(StrictModel):
     ``validation_split`` of the training file is held out. ``quotes: false`` reads CSV/TSV
     without quote processing (plain TSV whose texts may begin with ``"``). ``max_rows``
     keeps only the first that many rows of every split (quick smoke runs).
+    ``on_missing_label``: a JSON Lines row without a task's label key is an error naming
+    ``file:line`` (so a row that lost its label is not trained without it unnoticed), unless
+    ``mask``: then a missing key means unlabelled, like ``null``.
     """
 
     format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None
@@ -25,6 +28,7 @@ class DataConfig(StrictModel):
     validation_split: float = Field(0.1, ge=0.0, lt=1.0)
     on_bad_row: Literal["error", "skip"] = "error"
     on_bad_label: Literal["error", "mask"] = "error"
+    on_missing_label: Literal["error", "mask"] = "error"
     bucket_boundaries: list[PositiveInt] | None = None
     quotes: bool = True
     max_rows: PositiveInt | None = None

@@ -83,7 +83,7 @@ def read_conll(path: str | Path, *, on_bad_row: str = "error") -> Table:
     source = str(path)
     side_path = Path(source + LABELS_SUFFIX)
     side = _read_side_labels(side_path) if side_path.is_file() else None
-    table = Table(source, columns=["text", "tokens", "tags"])
+    table = Table(source, columns=["text", "tokens", "tags"], pretokenized=True)
     sentences: list[_Sentence] = []
     current = _Sentence()
     for number, raw in enumerate(iter_lines(path), 1):

@@ -1,11 +1,15 @@
 """Rows of a table → arrays of raw inputs, per-task labels and per-task masks.
 
-A missing label becomes mask 0 (the row still trains the other tasks). A label that
-cannot be encoded raises with its file and line, or, with ``data.on_bad_label: mask``,
-is masked and counted. A row whose *inputs* are bad raises, or with
-``data.on_bad_row: skip`` is skipped and recorded. Every masked or skipped item is
-counted in :attr:`EncodedSplit.issues`, which the run report shows: nothing is
-dropped silently.
+A label that is ``null`` (an empty CSV cell, an empty JointBERT ``label`` line) becomes
+mask 0: the row still trains the other tasks. A JSON Lines row *without* the label's
+key is an error naming ``file:line``, unless ``data.on_missing_label: mask`` says a
+missing key means unlabelled too. A label of the wrong JSON type (an array for a
+multiclass task, a number where a tag list belongs; see
+:mod:`mtlflow.data.label_types`) or one that cannot be encoded raises with its file
+and line, or, with ``data.on_bad_label: mask``, is masked. A row whose *inputs* are bad
+raises, or with ``data.on_bad_row: skip`` is skipped. Every masked label and skipped
+row is listed with its ``file:line`` in :attr:`EncodedSplit.issues` (the run's
+``data_report.json``): nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mtlflow.config import Config
+from mtlflow.data.label_types import label_type_problem
 from mtlflow.data.table import Table
 from mtlflow.data.tokenize import tokenize
 from mtlflow.errors import ConfigError, DataError
@@ -35,7 +40,9 @@ class EncodedSplit:
       labels: per task, an array (or, for token-level tasks, a list of int arrays).
       masks: per task, float32 ``[n]``: 1 where the example carries that task's label.
       locations: ``file:line`` of every example.
-      issues: counts and first messages of skipped rows and masked labels.
+      issues: skipped rows, and per task the counts, first messages and ``masked_rows``
+        (every masked label's ``location`` and ``why``: ``null``, ``missing key``,
+        ``bad label`` with its ``reason``, or ``filtered`` by ``where:``).
     """
 
     name: str
@@ -68,9 +75,15 @@ def check_columns(table: Table, config: Config) -> None:
 
 
 def fit_tasks(table: Table, config: Config, tasks: dict[str, Task]) -> None:
-    """Learns label inventories and statistics from the training table."""
+    """Learns label inventories and statistics from the training table.
+
+    Values of the wrong JSON type are left out (encoding reports them with their line),
+    so an array given to a multiclass task never becomes a class.
+    """
     for spec in config.tasks:
-        tasks[spec.name].fit([row.get(spec.label_column) for row in table.rows])
+        task = tasks[spec.name]
+        values = [row.get(spec.label_column) for row in table.rows]
+        task.fit([v for v in values if label_type_problem(v, task.type_name, table.typed) is None])
 
 
 def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str) -> EncodedSplit:
@@ -82,9 +95,10 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
     masks: dict[str, list] = {t: [] for t in tasks}
     locations: list[str] = []
     skipped = [{"location": loc, "reason": reason} for loc, reason in table.skipped]
-    masked: dict[str, dict] = {t: {"missing": 0, "bad": 0, "filtered": 0, "messages": []} for t in tasks}
+    masked: dict[str, dict] = {
+        t: {"missing": 0, "bad": 0, "filtered": 0, "messages": [], "masked_rows": []} for t in tasks}
 
-    for row, location in zip(table.rows, table.locations):
+    for index, (row, location) in enumerate(zip(table.rows, table.locations)):
         try:
             row_features, tokens = _encode_inputs(row, inputs, location)
         except DataError as exc:
@@ -95,23 +109,30 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
         for column, value in row_features.items():
             features.setdefault(column, []).append(value)
         for spec in config.tasks:
-            task = tasks[spec.name]
+            task, report = tasks[spec.name], masked[spec.name]
+            cell = table.cell_location(index, spec.label_column)
             try:
-                label, mask = task.encode(row.get(spec.label_column), location)
+                label, mask = task.encode(_label_value(row, spec, task, table, cell, data.on_missing_label), cell)
                 if task.level == "token" and mask:
-                    label = _align(label, tokens, spec.name, location, inputs.text)
+                    label = _align(label, tokens, spec.name, cell, inputs.text)
             except LabelError as exc:
                 if data.on_bad_label != "mask":
                     raise
                 label, mask = task.missing_label(), 0.0
-                masked[spec.name]["bad"] += 1
-                if len(masked[spec.name]["messages"]) < _SHOWN:
-                    masked[spec.name]["messages"].append(str(exc))
+                report["bad"] += 1
+                report["masked_rows"].append({"location": cell, "why": "bad label", "reason": str(exc)})
+                if len(report["messages"]) < _SHOWN:
+                    report["messages"].append(str(exc))
             else:
-                masked[spec.name]["missing"] += int(mask == 0.0)
-                if mask and spec.where and not _truthy(row.get(spec.where)):
+                if mask == 0.0:
+                    report["missing"] += 1
+                    why = "null" if spec.label_column in row else "missing key"
+                    report["masked_rows"].append({"location": cell, "why": why})
+                elif spec.where and not _truthy(row.get(spec.where)):
                     mask = 0.0
-                    masked[spec.name]["filtered"] += 1
+                    report["filtered"] += 1
+                    report["masked_rows"].append({"location": cell, "why": "filtered",
+                                                  "reason": f"where: {spec.where}"})
             labels[spec.name].append(label)
             masks[spec.name].append(mask)
         locations.append(location)
@@ -126,6 +147,23 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
         locations=locations,
         issues={"rows": len(locations), "skipped_rows": skipped, "labels": masked},
     )
+
+
+def _label_value(row: dict, spec, task: Task, table: Table, location: str, on_missing: str) -> Any:
+    """The row's raw label for ``spec``, checked for its JSON type; a missing key raises unless allowed."""
+    if spec.label_column not in row:
+        if on_missing == "mask":
+            return None
+        raise DataError(
+            f"{location}: task {spec.name!r}: the row has no {spec.label_column!r} key; write "
+            f'"{spec.label_column}": null to mark the row unlabelled for this task, or set '
+            "data.on_missing_label: mask to read a missing key as unlabelled"
+        )
+    value = row[spec.label_column]
+    problem = label_type_problem(value, task.type_name, table.typed)
+    if problem:
+        raise LabelError(f"{location}: task {spec.name!r} (column {spec.label_column!r}, {task.type_name}): {problem}")
+    return value
 
 
 def _encode_inputs(row: dict, inputs, location: str) -> tuple[dict[str, Any], list[str] | None]:

@@ -23,12 +23,14 @@ def read_jointbert(directory: str | Path, *, on_bad_row: str = "error") -> Table
     """Read ``seq.in`` / ``seq.out`` / ``label`` in lockstep, one row per line.
 
     Rows are ``{"text", "tokens", "tags", "label"}`` (no ``label`` when the file
-    is absent; an empty label line gives ``None``). Locations point at ``seq.in``.
+    is absent; an empty label line gives ``None``). Locations point at ``seq.in``; the
+    table's ``column_files`` send a bad tag to ``seq.out`` and a bad intent to ``label``.
     """
     check_on_bad_row(on_bad_row)
     root = _check_directory(directory)
     names = [*_REQUIRED, *([_OPTIONAL] if (root / _OPTIONAL).is_file() else [])]
-    table = Table(str(directory), columns=["text", "tokens", "tags", *names[2:]])
+    files = {"tags": str(root / "seq.out"), **({"label": str(root / _OPTIONAL)} if len(names) > 2 else {})}
+    table = Table(str(directory), columns=["text", "tokens", "tags", *names[2:]], pretokenized=True, column_files=files)
     streams = [iter_lines(root / name) for name in names]
     for number, lines in enumerate(zip_longest(*streams), 1):
         if None in lines:

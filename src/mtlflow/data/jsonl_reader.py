@@ -19,7 +19,7 @@ def read_jsonl(path: str | Path, *, on_bad_row: str = "error") -> Table:
     and ``tags``, when present, must be lists of strings of equal length.
     """
     check_on_bad_row(on_bad_row)
-    table = Table(str(path))
+    table = Table(str(path), typed=True)
     columns: dict[str, None] = {}
     for number, line in enumerate(iter_lines(path), 1):
         if not line.strip():
@@ -37,19 +37,33 @@ def read_jsonl(path: str | Path, *, on_bad_row: str = "error") -> Table:
 
 def _parse_row(line: str) -> tuple[dict[str, Any], str]:
     """Parse one line into an object, or return the reason it is not a valid row."""
+    line = line.rstrip("\r\n")
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
-        return {}, (
-            f"invalid JSON: {error.msg} at column {error.colno}; "
-            "each line must hold one complete JSON object"
-        )
+        return {}, _json_error_reason(error, line)
     if not isinstance(row, dict):
         return {}, (
             f"expected a JSON object {{...}} but got {_JSON_TYPES.get(type(row), 'null')}; "
             "write one object per line (JSON Lines, not a JSON array)"
         )
     return row, _sequence_problem(row)
+
+
+def _json_error_reason(error: json.JSONDecodeError, line: str) -> str:
+    """Say what is wrong with a line that is not JSON, and where (columns count characters from 1)."""
+    what = error.msg.removesuffix(" at")  # "Unterminated string starting at" + our " at column N"
+    if what.startswith("Unterminated string"):
+        return (
+            f"invalid JSON: the string starting at column {error.colno} is not closed before the line ends; "
+            "is the line cut off, or a quote missing? Each line must hold one complete JSON object"
+        )
+    if error.pos >= len(line.rstrip()):
+        return (
+            f"invalid JSON: the line ends (column {len(line) + 1}) before the JSON object is complete "
+            f"({what}); is the line cut off? Each line must hold one complete JSON object"
+        )
+    return f"invalid JSON: {what} at column {error.colno}; each line must hold one complete JSON object"
 
 
 def _sequence_problem(row: dict[str, Any]) -> str:

@@ -32,6 +32,14 @@ class Table:
     Values are ``str | int | float | bool | list | None``; ``None`` means missing.
     ``locations[i]`` is the ``"path:line"`` of ``rows[i]``; ``skipped`` holds
     ``(location, reason)`` for rows dropped under ``on_bad_row="skip"``.
+
+    ``typed``: values keep their JSON types (JSON Lines), so a number where a label
+    name belongs is an error; in CSV every value is a string. ``column_files``: columns
+    read from another file than ``source``, line for line (JointBERT's ``seq.out`` and
+    ``label``), so a bad tag is reported where it is. ``pretokenized``: the ``text``
+    column is the file's tokens joined by spaces (JointBERT, CoNLL), so the tokenizer
+    must be checked to reproduce them from the text a client sends
+    (:mod:`mtlflow.data.token_check`).
     """
 
     source: str
@@ -39,6 +47,9 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
     locations: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    typed: bool = False
+    column_files: dict[str, str] = field(default_factory=dict)
+    pretokenized: bool = False
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -47,6 +58,13 @@ class Table:
         """Append a valid row read at ``location``."""
         self.rows.append(row)
         self.locations.append(location)
+
+    def cell_location(self, index: int, column: str) -> str:
+        """``file:line`` of ``column`` in row ``index``: the row's own, unless the column has its own file."""
+        location = self.locations[index]
+        if column not in self.column_files:
+            return location
+        return f"{self.column_files[column]}:{location.rsplit(':', 1)[1]}"
 
     def reject(self, location: str, reason: str, on_bad_row: str) -> None:
         """Handle a bad row: raise a ``DataError`` or, when skipping, record it."""
@@ -70,8 +88,10 @@ class Table:
 def iter_lines(path: str | Path) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file one by one, line endings kept.
 
-    A leading BOM is dropped. Missing or unreadable files, NUL bytes (binary
-    files) and invalid UTF-8 raise ``DataError`` naming the line and byte offset.
+    A leading UTF-8 byte-order mark is dropped. Missing or unreadable files, UTF-16 and
+    UTF-32 files (told by their byte-order mark, or by NUL bytes in every other position),
+    other NUL bytes (binary files) and invalid UTF-8 raise ``DataError`` naming the line
+    and byte offset.
     """
     source = str(path)
     try:
@@ -93,8 +113,14 @@ def iter_lines(path: str | Path) -> Iterator[str]:
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
                 offset = len(codecs.BOM_UTF8)
+            if number == 1:
+                _check_not_utf16(source, raw)
             nul = raw.find(b"\0")
             if nul >= 0:
+                wide = _utf16_without_mark(raw)
+                if wide:
+                    raise DataError(f"{source}:{number}: the file is {wide}, not UTF-8 (a NUL byte beside every "
+                                    f"ASCII character); {_RESAVE.replace('UTF-16', wide)}")
                 raise DataError(
                     f"{source}:{number}: NUL byte at byte offset {offset + nul}; "
                     "this looks like a binary file, not UTF-8 text"
@@ -108,3 +134,33 @@ def iter_lines(path: str | Path) -> Iterator[str]:
                 ) from None
             yield line
             offset += len(raw)
+
+
+_RESAVE = "re-save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8`, or \"Save as: UTF-8\" in an editor)"
+_WIDE_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _check_not_utf16(source: str, first_line: bytes) -> None:
+    """Raise if the file starts with a UTF-16 or UTF-32 byte-order mark."""
+    for bom, name in _WIDE_BOMS:
+        if first_line.startswith(bom):
+            raise DataError(
+                f"{source}:1: the file is {name} (it starts with the byte-order mark {bom.hex(' ').upper()}), "
+                f"not UTF-8; {_RESAVE.replace('UTF-16', name)}"
+            )
+
+
+def _utf16_without_mark(raw: bytes) -> str | None:
+    """``"UTF-16LE"`` / ``"UTF-16BE"`` when a line's NUL bytes sit at every other position, else None."""
+    body = raw.rstrip(b"\r\n")
+    if len(body) < 4:
+        return None
+    evens, odds = body[0::2], body[1::2]
+    if odds.count(0) >= 0.9 * len(odds):
+        return "UTF-16LE"  # ASCII "a" is 61 00
+    if evens.count(0) >= 0.9 * len(evens):
+        return "UTF-16BE"
+    return None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from mtlflow.files import read_json, write_json_atomic
 
 PAD, OOV = "", "[UNK]"
 
@@ -31,11 +32,13 @@ class Vocabularies:
     chars: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1), "utf-8")
+        """Writes ``path`` atomically (a killed run never leaves half a vocabulary)."""
+        write_json_atomic(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> "Vocabularies":
-        return cls(**json.loads(Path(path).read_text("utf-8")))
+        """Reads ``path``; a damaged file raises an error naming it."""
+        return cls(**read_json(path, "train the run again (the vocabulary is part of the trained model)"))
 
 
 def token_vocabulary(token_lists, min_count: int = 1, max_size: int | None = None) -> list[str]:

@@ -3,12 +3,15 @@
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mtlflow.files import write_text_atomic
+
+_write_atomic = write_text_atomic  # the name the pipeline's stages import
 
 PER_TYPE_KEY = "per_type"
 
@@ -80,20 +83,6 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_metrics(metrics: Mapping[str, Any], directory: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``metrics.json`` (indent 2, UTF-8, NaN/inf as ``null``) and ``metrics.md`` into ``directory``.
 
@@ -104,6 +93,6 @@ def write_metrics(metrics: Mapping[str, Any], directory: str | os.PathLike) -> t
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "metrics.json", out / "metrics.md"
     text = json.dumps(json_safe(metrics), indent=2, ensure_ascii=False, allow_nan=False)
-    _write_atomic(json_path, text + "\n")
-    _write_atomic(md_path, metrics_markdown(metrics))
+    write_text_atomic(json_path, text + "\n")
+    write_text_atomic(md_path, metrics_markdown(metrics))
     return json_path, md_path

@@ -182,7 +182,8 @@ class Schema:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{exc.lineno}: the schema file is not valid JSON ({exc.msg} at column "
+            what = exc.msg.removesuffix(" at")  # "Unterminated string starting at"
+            raise DataError(f"{path}:{exc.lineno}: the schema file is not valid JSON ({what} at column "
                             f"{exc.colno}); {fix}") from None
         return cls.from_json(raw, str(path))
 

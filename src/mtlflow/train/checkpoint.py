@@ -39,3 +39,58 @@ def model_checkpoint(model) -> tf.train.Checkpoint:
 def restore(checkpoint: tf.train.Checkpoint, path: str) -> None:
     """Restores ``path``; every variable of ``checkpoint`` must receive a value."""
     checkpoint.restore(path).assert_existing_objects_matched()
+
+
+# ---- the run directory's checkpoints, read without building a model ----------------------
+
+_TEMP = re.compile(r"ckpt-\d+_temp(_[0-9a-f]+)?")
+
+
+def latest(directory) -> str | None:
+    """The newest checkpoint prefix in ``directory`` (``.../ckpt-7``), or None."""
+    from pathlib import Path
+
+    return tf.train.latest_checkpoint(str(directory)) if Path(directory).is_dir() else None
+
+
+def progress(prefix: str) -> dict:
+    """``{"epoch", "step", "wait"}`` saved in a trainer checkpoint (the loop's counters).
+
+    Read from the checkpoint file alone, so ``--resume`` can say where it resumes, or that
+    nothing is left to train, before any data is read or model built.
+    """
+    reader = tf.train.load_checkpoint(prefix)
+    names = {name.split("/")[0]: name for name, _ in tf.train.list_variables(prefix) if "/" in name}
+    return {key: int(reader.get_tensor(names[key])) for key in ("epoch", "step", "wait") if key in names}
+
+
+def remove_partial_saves(root) -> list[str]:
+    """Delete the staging directories (``ckpt-N_temp``) a killed save left under ``root``; returns their names.
+
+    TensorFlow writes a checkpoint's shards into ``<prefix>_temp/`` and merges them into
+    ``<prefix>.index`` / ``.data-*`` before the manager's ``checkpoint`` file names it, so a
+    staging directory found on start belongs to a save that never finished.
+    """
+    import shutil
+    from pathlib import Path
+
+    removed = []
+    for path in sorted(Path(root).glob("*/*_temp*")) if Path(root).is_dir() else ():
+        if path.is_dir() and _TEMP.fullmatch(path.name):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"{path.parent.name}/{path.name}")
+    return removed
+
+
+def last_good_checkpoint(run_dir) -> str:
+    """Where a stopped run can continue from, in words, for the divergence message."""
+    from pathlib import Path
+
+    if run_dir is None:
+        return "no checkpoint is kept (the trainer has no run directory)"
+    prefix = latest(Path(run_dir) / "checkpoints" / "last")
+    if prefix is None:
+        return ("no checkpoint was saved yet (the loss diverged before the first epoch ended), so there is nothing "
+                "to resume: fix the cause and train again")
+    epoch = progress(prefix).get("epoch", "?")
+    return f"the last good checkpoint is {prefix} (after epoch {epoch}); --resume continues from it"

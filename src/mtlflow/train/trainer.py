@@ -30,7 +30,7 @@ from mtlflow.model.build import task_variables
 from mtlflow.train.balancer_factory import make_balancer
 from mtlflow.train.batches import epoch_batches
 from mtlflow.train.batches import steps_per_epoch as count_steps
-from mtlflow.train.checkpoint import model_checkpoint, restore, variables_by_path
+from mtlflow.train.checkpoint import last_good_checkpoint, model_checkpoint, restore, variables_by_path
 from mtlflow.train.distribution import first_replica, gather_from_replicas, is_multi_worker
 from mtlflow.train.early_stopping import improved, lookup, monitor_mode
 from mtlflow.train.execution import distributed_step, run_steps
@@ -144,13 +144,14 @@ class Trainer:
 
     # ---- the epoch loop --------------------------------------------------------------
     def fit(self, train, validation=None, *, resume: bool = False, verbose: bool = True,
-            bucket_boundaries: list[int] | None = None) -> History:
+            bucket_boundaries: list[int] | None = None, on_epoch_end=None) -> History:
         """Trains for ``training.epochs`` epochs with early stopping on ``validation``.
 
         ``train`` and ``validation`` are :class:`~mtlflow.data.dataset.SplitData` (epoch
         ``e`` shuffles with seed ``training.seed + e``, so resuming gives the batches an
         uninterrupted run would have seen) or ``tf.data.Dataset`` of batched
-        ``(inputs, labels, masks)``, iterated as given once per epoch.
+        ``(inputs, labels, masks)``, iterated as given once per epoch. ``on_epoch_end(history)``
+        runs after each epoch, before its checkpoint is saved (the run writes ``history.json``).
         """
         cfg = self.config
         history = History()
@@ -199,6 +200,8 @@ class Trainer:
                 else:
                     self.wait.assign_add(1)
             history.epochs.append(record)
+            if on_epoch_end is not None:
+                on_epoch_end(history)
             self._save(better or stop is None)
             log_epoch(writer, record, self.weights)
             if verbose:
@@ -249,8 +252,7 @@ class Trainer:
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"task {name!r}: loss became {value} in epoch {epoch + 1} near step {done + steps}; "
-                        f"training stopped and the last good checkpoint is kept"
-                        f"{' in ' + str(self.run_dir / 'checkpoints') if self.run_dir else ''}. "
+                        f"training stopped and {last_good_checkpoint(self.run_dir)}. "
                         "Lower training.learning_rate, set training.clip_norm, or check the labels"
                     )
                 totals[name] += value
