@@ -315,7 +315,7 @@ def test_type_change(trained):
 def test_missing_value_of_required_input(trained):
     rows = make_rows(30)
     rows[8]["age"] = None
-    rows[9]["text"] = "  "
+    rows[9]["text"] = None
     found = {a.column: a for a in check(trained, rows) if a.kind == "missing_value"}
     assert sorted(found) == ["age", "text"] and found["age"].severity == "error"
     assert found["age"].message == (

@@ -41,15 +41,16 @@ def test_predict_answers_empty_and_blank_texts_from_the_model(trained_synthetic,
     assert lines[0]["prediction"] == lines[1]["prediction"]  # no token either way
 
 
-def test_evaluate_on_one_token_texts(trained_synthetic, tmp_path, capsys):
+def test_evaluate_on_one_token_and_empty_texts(trained_synthetic, tmp_path, capsys):
     run, _ = trained_synthetic
     rows = [{"text": word, "topic": word if word in ("alpha", "beta") else "gamma", "colors": [], "flag": None,
-             "score": 0.0, "tags": ["B-place" if word == "town" else "O"]} for word in ("alpha", "town", "beta", "好")]
+             "score": 0.0, "tags": ["B-place" if word == "town" else "O"][:len(word.split())]}
+            for word in ("alpha", "town", "beta", "好", "", "   ")]
     data = tmp_path / "short.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     assert main(["evaluate", str(run.directory), "--data", str(data), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert metrics["topic"]["count"] == 4 and 0.0 <= metrics["tags"]["f1"] <= 1.0
+    assert metrics["topic"]["count"] == 6 and 0.0 <= metrics["tags"]["f1"] <= 1.0
 
 
 @pytest.fixture(scope="module")

@@ -172,8 +172,9 @@ def _encode_inputs(row: dict, inputs, location: str) -> tuple[dict[str, Any], li
     if inputs.text:
         column = inputs.text.column
         text = row.get(column)
-        if text is None or (isinstance(text, str) and not text.strip()):
-            raise DataError(f"{location}: column {column!r} is empty; every example needs its text")
+        if text is None:  # "" and "   " are texts without tokens: the model answers them too
+            raise DataError(f"{location}: column {column!r} is missing; every example needs its text "
+                            '(write "" for an empty message)')
         if not isinstance(text, str):
             raise DataError(f"{location}: column {column!r} must be text, got {text!r}")
         out[column] = text

@@ -175,7 +175,7 @@ def value_parser(kind: str, config: Config, task: Any = None) -> Callable[[Any],
         lowercase = text_config.lowercase if text_config else False
 
         def text(value: Any) -> Value:
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None:  # an empty or blank text is a text (no tokens), as the model takes it
                 return MISSING
             if not isinstance(value, str):
                 return Value("invalid", reason=f"got {_describe(value)}")
