@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from mtlflow.errors import MtlflowError
 from mtlflow.export.inference import InferenceModule
+from mtlflow.export.warmup import write_warmup_requests
 
 
 def existing_versions(base: Path) -> list[int]:
@@ -59,6 +60,7 @@ def export_saved_model(module: InferenceModule, base: str | Path, version: int |
             extra = staging / "assets.extra"
             extra.mkdir()
             (extra / "mtlflow.json").write_text(json.dumps(model_card, ensure_ascii=False, indent=1), "utf-8")
+        write_warmup_requests(staging)
         os.rename(staging, target)
     finally:
         if staging.exists():
