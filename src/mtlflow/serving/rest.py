@@ -125,18 +125,23 @@ class RestApp:
         if not verb:
             return await self._in_pool(self._get, match["resource"], name, match["version"], label)
         started = time.perf_counter()
-        body = await self._read_body(scope, receive)
-        if isinstance(body, Reply) or body is None:
-            if isinstance(body, Reply):
-                self.core.record("rest", name, "", verb, "INVALID_ARGUMENT", time.perf_counter() - started)
-            return body
-        hung_up = asyncio.ensure_future(receive())  # completes early only if the client disconnects
+        arriving = self.core.arriving()  # from the headers on: a forming batch waits for this request
+        arrival = arriving.__enter__()
         try:
-            reply = await self._in_pool(self._post, verb, name, match["version"], label, body,
-                                        _header(scope, b"x-mtlflow-key"), started)
+            body = await self._read_body(scope, receive)
+            if isinstance(body, Reply) or body is None:
+                if isinstance(body, Reply):
+                    self.core.record("rest", name, "", verb, "INVALID_ARGUMENT", time.perf_counter() - started)
+                return body
+            hung_up = asyncio.ensure_future(receive())  # completes early only if the client disconnects
+            try:
+                reply = await self._in_pool(self._post, verb, name, match["version"], label, body,
+                                            _header(scope, b"x-mtlflow-key"), started, arrival)
+            finally:
+                if not hung_up.done():
+                    hung_up.cancel()
         finally:
-            if not hung_up.done():
-                hung_up.cancel()
+            arriving.__exit__(None, None, None)
         if hung_up.done() and not hung_up.cancelled() and hung_up.result()["type"] == "http.disconnect":
             return None
         return reply
@@ -193,33 +198,32 @@ class RestApp:
 
     # ---- POST -----------------------------------------------------------------------------
     def _post(self, verb: str, name: str, version_text: str | None, label: str | None, body: bytes,
-              key_header: str | None, started: float) -> Reply:
+              key_header: str | None, started: float, arrival) -> Reply:
         core = self.core
         version, signature_name, arm, status, inputs = "", "", None, "OK", None
         headers: dict[str, str] = {}
         try:
-            with core.arriving() as arrival:
-                payload = json_codec.parse_json(body)
-                requested = payload.get("signature_name") or ""
-                if not isinstance(requested, str):
-                    raise invalid('"signature_name" must be a string')
-                key = key_header or payload.get("mtlflow_key")
-                if key is not None and not isinstance(key, (str, int)):
-                    raise invalid('"mtlflow_key" must be a string')
-                servable, arm = core.route(name, _version(version_text), label, str(key) if key is not None else None)
-                version = servable.version
-                headers["X-Mtlflow-Model-Version"] = str(version)
-                if arm is not None:
-                    headers["X-Mtlflow-Arm"] = arm
-                if verb == "predict":
-                    signature = servable.signature(requested)
-                    signature_name = signature.name
-                    inputs, columnar = json_codec.predict_inputs(payload, signature, core.options.limits)
-                    outputs = core.run(servable, signature, inputs, arrival)
-                    response = json_codec.predict_response(outputs, columnar)
-                else:
-                    response, signature_name, inputs = self._classify_or_regress(verb, servable, payload, requested,
-                                                                                 arrival)
+            payload = json_codec.parse_json(body)
+            requested = payload.get("signature_name") or ""
+            if not isinstance(requested, str):
+                raise invalid('"signature_name" must be a string')
+            key = key_header or payload.get("mtlflow_key")
+            if key is not None and not isinstance(key, (str, int)):
+                raise invalid('"mtlflow_key" must be a string')
+            servable, arm = core.route(name, _version(version_text), label, str(key) if key is not None else None)
+            version = servable.version
+            headers["X-Mtlflow-Model-Version"] = str(version)
+            if arm is not None:
+                headers["X-Mtlflow-Arm"] = arm
+            if verb == "predict":
+                signature = servable.signature(requested)
+                signature_name = signature.name
+                inputs, columnar = json_codec.predict_inputs(payload, signature, core.options.limits)
+                outputs = core.run(servable, signature, inputs, arrival)
+                response = json_codec.predict_response(outputs, columnar)
+            else:
+                response, signature_name, inputs = self._classify_or_regress(verb, servable, payload, requested,
+                                                                             arrival)
             reply = Reply(200, json_codec.dumps(response), headers=headers)
         except ServingError as exc:
             status = exc.status
