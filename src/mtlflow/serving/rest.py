@@ -14,8 +14,9 @@ Errors are ``{"error": "…"}`` with a 4xx status for anything the request got w
 A/B key is the ``X-Mtlflow-Key`` header or the body's ``mtlflow_key``; responses name the
 version that answered in ``X-Mtlflow-Model-Version`` (and the arm in ``X-Mtlflow-Arm``).
 
-How it is served: connections live on one asyncio event loop (uvicorn's h11 protocol), so
-an idle connection costs a socket, not a thread; bodies may come with a Content-Length
+How it is served: connections live on one event loop (uvicorn with uvloop and the
+httptools parser, as ``uvicorn[standard]`` installs them; asyncio and h11 when they are
+missing), so an idle connection costs a socket, not a thread; bodies may come with a Content-Length
 or chunked. A body is refused with 413 on its declared Content-Length before any of it
 is read (a chunked one as soon as it passes the limit); a client that stalls while
 sending its body for ``rest_body_timeout_seconds`` gets 408, and one that sends no
@@ -281,16 +282,16 @@ def _version(text: str | None) -> int | None:
     return int(text)
 
 
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus a deadline for a request's headers.
+class _HeaderDeadline:
+    """A deadline for a request's headers, mixed into uvicorn's HTTP protocols.
 
-    uvicorn closes a connection idle between requests after ``timeout_keep_alive``; here
-    the same timeout also covers a new connection before its first byte, and a request
-    whose headers are not complete that long after they began (a slow client cannot hold
-    a connection open by trickling bytes).
+    uvicorn closes a connection idle between requests after ``timeout_keep_alive``; with
+    this, the same timeout also covers a new connection before its first byte, and a
+    request whose headers are not complete that long after they began (a slow client
+    cannot hold a connection open by trickling bytes).
     """
 
-    _header_timer: asyncio.TimerHandle | None = None
+    _header_timer = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -298,16 +299,16 @@ class _Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        waiting_for_headers = self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
-        if waiting_for_headers and self._header_timer is None and not self.transport.is_closing():
-            self._header_timer = self.loop.call_later(self.timeout_keep_alive, self._headers_too_slow)
-        elif not waiting_for_headers and self._header_timer is not None:
+        if self._awaiting_headers():
+            if self._header_timer is None and not self.transport.is_closing():
+                self._header_timer = self.loop.call_later(self.timeout_keep_alive, self._headers_too_slow)
+        elif self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._awaiting_headers() and not self.transport.is_closing():
             self.transport.close()
 
     def connection_lost(self, exc) -> None:
@@ -315,6 +316,45 @@ class _Protocol(H11Protocol):
             self._header_timer.cancel()
             self._header_timer = None
         super().connection_lost(exc)
+
+
+class _H11Protocol(_HeaderDeadline, H11Protocol):
+    """uvicorn's pure-Python protocol (h11), used when httptools is not installed."""
+
+    def _awaiting_headers(self) -> bool:
+        return self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+
+
+def _protocol():
+    """uvicorn's C-accelerated protocol (httptools) when installed, else h11; both with the header deadline."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return _H11Protocol
+
+    class _HttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
+        _headers_pending = False
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._headers_pending = True
+
+        def on_headers_complete(self) -> None:
+            self._headers_pending = False
+            super().on_headers_complete()
+
+        def _awaiting_headers(self) -> bool:
+            return self._headers_pending
+
+    return _HttpToolsProtocol
+
+
+def _loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 class RestServer:
@@ -329,7 +369,7 @@ class RestServer:
         self.app = RestApp(core)
         options = core.options
         config = uvicorn.Config(
-            self.app, host=host, port=port, http=_Protocol, ws="none", lifespan="off", log_config=None,
+            self.app, host=host, port=port, http=_protocol(), loop=_loop(), ws="none", lifespan="off", log_config=None,
             access_log=False, timeout_keep_alive=options.rest_keepalive_seconds,
             timeout_graceful_shutdown=max(1, round(options.drain_seconds)), backlog=2048,
             h11_max_incomplete_event_size=64 * 1024,
