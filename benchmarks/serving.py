@@ -378,7 +378,17 @@ def machine_info() -> dict:
         pass
     return {"cpu": model, "cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()],
             "platform": platform.platform(), "python": platform.python_version(), "tensorflow": tf.__version__,
-            "grpcio": grpc.__version__}
+            "grpcio": grpc.__version__, "uvicorn": _version_of("uvicorn"), "httptools": _version_of("httptools"),
+            "uvloop": _version_of("uvloop")}
+
+
+def _version_of(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def run_benchmark(args) -> dict:
@@ -520,8 +530,9 @@ def markdown_section(r: dict) -> str:
         f"characters). Each phase: {cfg['warmup_seconds']:g} s warm-up, {cfg['seconds_per_phase']:g} s measured, "
         f"{cfg['reps']} interleaved repetitions (medians). The client threads run in the benchmark process on "
         "the same 2 cores as the server, so the server's numbers pay for the clients too (JSON encoding and "
-        "decoding with `requests`, protos with the gRPC stub). `rest` is the REST API on uvicorn (ASGI, one "
-        "event loop for the connections, a bounded pool for inference); `rest_old` the same API on the "
+        "decoding with `requests`, protos with the gRPC stub). `rest` is the REST API on uvicorn (an ASGI "
+        "application; uvloop and the httptools parser; one event loop for the connections, a bounded pool of "
+        "threads for decoding and inference); `rest_old` the same API on the "
         f"standard library's `ThreadingHTTPServer`, as it was before (commit `{OLD_COMMIT}`, rebuilt from git and "
         "run as a second server beside the new one, in the same run).",
         "", "```", COMMAND, "```", "",
@@ -611,14 +622,20 @@ def markdown_section(r: dict) -> str:
 
 
 def _new_vs_old(t: dict, concurrency) -> str:
-    ratios = {c: t[f"rest@{c}"]["x_old"] for c in concurrency}
-    slower = [c for c, x in ratios.items() if x < 1.0]
-    listing = ", ".join(f"{x:.2f}× at {c}" for c, x in ratios.items())
+    """The new REST stack against the old one, said plainly, with the spread over repetitions."""
+    parts, slower = [], []
+    for c in concurrency:
+        new, old = t[f"rest@{c}"], t[f"rest_old@{c}"]
+        reps = [a["examples_per_second"] / b["examples_per_second"] for a, b in zip(new["per_rep"], old["per_rep"])]
+        parts.append(f"{new['x_old']:.2f}× at {c} (repetitions {min(reps):.2f}–{max(reps):.2f})")
+        if new["x_old"] < 1.0:
+            slower.append(str(c))
+    listing = ", ".join(parts)
     if not slower:
-        return f"The new REST stack was not slower than the old one at any concurrency ({listing} its throughput)."
-    return (f"The new REST stack was slower than the old one at concurrency {', '.join(map(str, slower))} "
-            f"({listing} its throughput; on a shared machine, differences of a few per cent are within the noise "
-            "between phases).")
+        return f"The new REST stack was not slower than the old one at any concurrency: {listing} its throughput."
+    return (f"The new REST stack was **slower** than the old one at concurrency {', '.join(slower)}: {listing} "
+            "its throughput (medians; the machine was shared, so the repetitions' spread is the noise to "
+            "compare against).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -633,7 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-calls", type=int, default=50, help="calls per in-process CPU measurement")
     parser.add_argument("--output", type=Path, help=f"results JSON (default {RESULTS.relative_to(ROOT)}; quick: none)")
     parser.add_argument("--markdown", type=Path, help=f"BENCHMARKS.md to update (default {MARKDOWN.relative_to(ROOT)}; quick: none)")
+    parser.add_argument("--render", type=Path, metavar="RESULT_JSON",
+                        help="only rewrite the BENCHMARKS.md section from a saved result")
     args = parser.parse_args(argv)
+    if args.render:
+        replace_section(args.markdown or MARKDOWN, SECTION, markdown_section(json.loads(args.render.read_text("utf-8"))))
+        return 0
     if args.quick:
         args.seconds, args.warmup, args.reps, args.examples, args.cpu_calls = 1.5, 0.5, 1, 600, 10
     else:
