@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/serving.py            # full run (~4 min), writes the results and BENCHMARKS.md
-    python benchmarks/serving.py --quick    # smoke test (~1.5 min), writes nothing by default
+    python benchmarks/serving.py            # full run (~8 min), writes the results and BENCHMARKS.md
+    python benchmarks/serving.py --quick    # smoke test (~3 min), writes nothing by default
 
 Models: the demo's config (``mtlflow init customer_service``: a character BiLSTM, 64-d
 embeddings, 96 units, shared by intent + slots + sentiment heads) trained briefly on a
@@ -18,7 +18,11 @@ Part 1, throughput and latency at concurrency 1, 8 and 32, in one run, interleav
 * ``rest`` / ``grpc``: the same batches sent to ``mtlflow serve`` (a separate process on
   loopback, dynamic batching on) by as many client threads, with ``requests`` sessions
   (JSON ``instances``) and the TF Serving gRPC stub (``tf.make_tensor_proto``); a
-  response counts once its outputs are decoded.
+  response counts once its outputs are decoded;
+* ``rest_old``: the same REST requests to the server as it was before the REST API moved
+  to uvicorn (``http.server.ThreadingHTTPServer``, one thread per connection), rebuilt
+  from git (commit :data:`OLD_COMMIT`) and run as a second server process beside the
+  new one, so both are measured in the same run, interleaved.
 
 The clients run in the benchmark process on the same 2 cores as the server, so the
 server's numbers include the client's work too; the process CPU seconds of both sides
@@ -30,7 +34,12 @@ same server: a logical request wants every task's outputs, so it is one call to 
 latency percentiles and the server's CPU seconds per logical request, and the model's
 own CPU per batch in-process.
 
-Part 3, calling a loaded SavedModel signature: per-call time of the in-process module,
+Part 3, a hot swap under load: 8 REST clients for a few seconds while nothing changes,
+then while a new version is copied into the base path and swapped in (the server polls
+every second); latency percentiles of both windows and failed requests, for the new and
+the old REST server, each serving its own copy of the model.
+
+Part 4, calling a loaded SavedModel signature: per-call time of the in-process module,
 the loaded ``serving_default`` concrete function kept once (what the server does), and
 looked up in ``loaded.signatures`` on every call.
 """
@@ -70,6 +79,7 @@ from mtlflow.cli import write_template  # noqa: E402
 from mtlflow.run import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+OLD_COMMIT = "1272eb1"  # the last commit with the ThreadingHTTPServer REST front end
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
 MARKDOWN = ROOT / "BENCHMARKS.md"
 COMMAND = "python benchmarks/serving.py"
@@ -106,18 +116,25 @@ def request_batches(work: Path, count: int) -> list[list[str]]:
 
 
 class Server:
-    """``mtlflow serve`` in a child process, serving every run's export."""
+    """``mtlflow serve`` in a child process, serving every run's export and a ``swap`` model.
 
-    def __init__(self, runs: dict, work: Path):
-        config = work / "models.config"
+    ``source``: the ``src`` directory to run it from (default: this checkout's).
+    """
+
+    def __init__(self, runs: dict, work: Path, name: str = "new", source: Path | None = None):
+        config = work / f"models-{name}.config"
+        self.swap_base = work / f"swap-{name}"
+        shutil.copytree(runs["nlu"].directory / "export" / "1", self.swap_base / "1")
+        bases = {**{n: run.directory / "export" for n, run in runs.items()}, "swap": self.swap_base}
         config.write_text("model_config_list {\n" + "".join(
-            f"  config {{ name: '{name}' base_path: '{run.directory / 'export'}' model_platform: 'tensorflow' }}\n"
-            for name, run in runs.items()) + "}\n")
+            f"  config {{ name: '{n}' base_path: '{base}' model_platform: 'tensorflow' }}\n"
+            for n, base in bases.items()) + "}\n")
+        env = {**os.environ, "PYTHONPATH": str(source or ROOT / "src")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mtlflow.serving.cli", "--model-config-file", str(config), "--port", "0",
-             "--grpc-port", "0", "--file-system-poll-wait-seconds", "0", "--max-body-bytes", str(64 << 20),
+             "--grpc-port", "0", "--file-system-poll-wait-seconds", "1", "--max-body-bytes", str(64 << 20),
              *SERVER_FLAGS],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         lines = []
         while True:
             line = self.process.stdout.readline()
@@ -133,6 +150,12 @@ class Server:
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def swap(self) -> None:
+        """A new version appears in the swap model's base path, atomically (staged, renamed)."""
+        staging = self.swap_base / ".tmp-2"
+        shutil.copytree(self.swap_base / "1", staging)
+        os.rename(staging, self.swap_base / "2")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -156,8 +179,8 @@ class InProcess:
 
 
 class Rest:
-    def __init__(self, url: str, model: str = "nlu"):
-        self.url, self.model = url, model
+    def __init__(self, url: str, model: str = "nlu", server: Server | None = None):
+        self.url, self.model, self.server = url, model, server
 
     def client(self):
         session = requests.Session()
@@ -184,6 +207,49 @@ class Grpc:
             response = self.stub.Predict(request, timeout=60)
             return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
         return call
+
+
+def hot_swap(server: Server, batches, concurrency: int, seconds: float) -> dict:
+    """Latency of REST requests to the ``swap`` model while steady, then across a hot swap."""
+    results: list[tuple[float, float, int, str | None]] = []  # (sent, latency, status, version)
+    stop = threading.Event()
+
+    def worker(index: int):
+        session, i = requests.Session(), index
+        while not stop.is_set():
+            began = time.perf_counter()
+            try:
+                r = session.post(f"{server.rest}/v1/models/swap:predict", json={"instances": batches[i % len(batches)]},
+                                 timeout=60)
+                code, version = r.status_code, r.headers.get("X-Mtlflow-Model-Version")
+            except requests.RequestException:
+                code, version = -1, None
+            results.append((began, time.perf_counter() - began, code, version))
+            i += concurrency
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # warm-up
+    steady_from = time.perf_counter()
+    time.sleep(seconds)
+    swap_from = time.perf_counter()
+    server.swap()
+    deadline = swap_from + 120
+    while time.perf_counter() < deadline and not any(v == "2" for _, _, _, v in results[-concurrency:]):
+        time.sleep(0.05)
+    swapped = time.perf_counter()
+    time.sleep(1.0)  # and the old version's unloading
+    swap_to = time.perf_counter()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    steady = [lat for sent, lat, _, _ in results if steady_from <= sent < swap_from]
+    during = [lat for sent, lat, _, _ in results if swap_from <= sent < swap_to]
+    return {"steady_ms": latency_summary(steady), "swap_ms": latency_summary(during),
+            "swap_max_ms": max(during, default=0.0) * 1e3, "requests_during_swap": len(during),
+            "failed": sum(1 for _, _, code, _ in results if code != 200),
+            "seconds_to_new_version": swapped - swap_from}
 
 
 def drive(contender, batches, concurrency: int, seconds: float, warmup: float, server: Server | None,
@@ -223,6 +289,7 @@ def drive(contender, batches, concurrency: int, seconds: float, warmup: float, s
     start_gate.wait()
     time.sleep(warmup)
     cpu_client, cpu_server = time.process_time(), server.cpu_seconds() if server else 0.0
+    load = os.getloadavg()[0]
     began = time.perf_counter()
     measuring.set()
     time.sleep(seconds)
@@ -237,6 +304,7 @@ def drive(contender, batches, concurrency: int, seconds: float, warmup: float, s
         "latency_ms": latency_summary(latencies),
         "client_cpu_ms_per_request": 1e3 * cpu_client / max(1, n),
         "server_cpu_ms_per_request": 1e3 * cpu_server / max(1, n) if server else None,
+        "load_average": round(load, 2),
     }
 
 
@@ -310,7 +378,17 @@ def machine_info() -> dict:
         pass
     return {"cpu": model, "cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()],
             "platform": platform.platform(), "python": platform.python_version(), "tensorflow": tf.__version__,
-            "grpcio": grpc.__version__}
+            "grpcio": grpc.__version__, "uvicorn": _version_of("uvicorn"), "httptools": _version_of("httptools"),
+            "uvloop": _version_of("uvloop")}
+
+
+def _version_of(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def run_benchmark(args) -> dict:
@@ -325,19 +403,28 @@ def run_benchmark(args) -> dict:
                             "seconds_per_phase": args.seconds, "warmup_seconds": args.warmup, "reps": args.reps,
                             "concurrency": args.concurrency, "server_flags": SERVER_FLAGS,
                             "mean_text_characters": float(np.mean([len(t) for b in batches for t in b]))}
+        old_source = work / "old"
+        old_source.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", OLD_COMMIT, "src"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old_source)], input=archive, check=True)
         server = Server(runs, work)
+        old = Server(runs, work, "old", old_source / "src")
         try:
-            rest, grpc_client = Rest(server.rest), Grpc(server.grpc)
+            rest, grpc_client = Rest(server.rest, server=server), Grpc(server.grpc)
+            rest_old = Rest(old.rest, server=old)
             inprocess = InProcess(runs["nlu"].inference())
+            inprocess.client()(batches[0])  # traced before any phase is timed
             result["parity"] = check_parity(runs, batches, rest, grpc_client)
-            contenders = {"inprocess": inprocess, "rest": rest, "grpc": grpc_client}
+            result["parity_old"] = check_parity(runs, batches, rest_old, Grpc(old.grpc))
+            contenders = {"inprocess": inprocess, "rest": rest, "rest_old": rest_old, "grpc": grpc_client}
+            servers = {"rest": server, "grpc": server, "rest_old": old}
             phases: dict = {}
             for rep in range(args.reps):
                 for c in args.concurrency:
                     order = list(contenders) if (rep + c) % 2 == 0 else list(reversed(contenders))
                     for name in order:
-                        measured = drive(contenders[name], batches, c, args.seconds, args.warmup,
-                                         server if name != "inprocess" else None)
+                        measured = drive(contenders[name], batches, c, args.seconds, args.warmup, servers.get(name))
                         phases.setdefault(f"{name}@{c}", []).append(measured)
                         print(f"rep {rep} c={c:>2} {name:<9} {measured['examples_per_second']:>8.0f} examples/s "
                               f"p50 {measured['latency_ms'].get('p50', 0):6.1f} ms", flush=True)
@@ -353,8 +440,16 @@ def run_benchmark(args) -> dict:
                         print(f"rep {rep} c={c} {name:<12} p50 {measured['latency_ms'].get('p50', 0):6.1f} ms, "
                               f"server CPU {measured['server_cpu_ms_per_request']:.2f} ms/request", flush=True)
             result["side_by_side"] = summarise_side(side, runs, batches[0], args.cpu_calls)
+
+            result["hot_swap"] = {}
+            for name, target in (("rest", server), ("rest_old", old)):
+                result["hot_swap"][name] = swapped = hot_swap(target, batches, 8, args.seconds)
+                print(f"hot swap {name:<9} steady p50 {swapped['steady_ms']['p50']:.1f} p99 "
+                      f"{swapped['steady_ms']['p99']:.1f}; swap p50 {swapped['swap_ms']['p50']:.1f} p99 "
+                      f"{swapped['swap_ms']['p99']:.1f} ms, failed {swapped['failed']}", flush=True)
         finally:
             server.stop()
+            old.stop()
         result["signature_call_us"] = signature_calls(runs["nlu"], batches[0], args.cpu_calls * 4)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -382,7 +477,7 @@ def summarise(phases: dict, concurrency) -> dict:
         }
     for c in concurrency:
         base = out[f"inprocess@{c}"]
-        for api in ("rest", "grpc"):
+        for api in ("rest", "rest_old", "grpc"):
             entry = out[f"{api}@{c}"]
             entry["x_inprocess"] = entry["examples_per_second"] / base["examples_per_second"]
             entry["x_inprocess_per_rep"] = _median([a["examples_per_second"] / b["examples_per_second"]
@@ -390,11 +485,16 @@ def summarise(phases: dict, concurrency) -> dict:
             # CPU seconds the model needs in-process per request, over what server + client spend on one
             entry["x_inprocess_cpu"] = base["client_cpu_ms_per_request"] / (
                 entry["server_cpu_ms_per_request"] + entry["client_cpu_ms_per_request"])
+        new, old = out[f"rest@{c}"], out[f"rest_old@{c}"]
+        new["x_old"] = new["examples_per_second"] / old["examples_per_second"]
+        new["x_old_per_rep"] = _median([a["examples_per_second"] / b["examples_per_second"]
+                                        for a, b in zip(new["per_rep"], old["per_rep"])])
+        new["server_cpu_x_old"] = new["server_cpu_ms_per_request"] / old["server_cpu_ms_per_request"]
     return out
 
 
 def summarise_side(side: dict, runs, batch, calls: int) -> dict:
-    out = summarise(side, [])
+    out = summarise(side, [])  # no concurrency list: no ratios to the in-process phases
     for c in (1, 8):
         one, three = out[f"one_3task@{c}"], out[f"three_1task@{c}"]
         one["cpu_x_three"] = one["server_cpu_ms_per_request"] / three["server_cpu_ms_per_request"]
@@ -430,7 +530,11 @@ def markdown_section(r: dict) -> str:
         f"characters). Each phase: {cfg['warmup_seconds']:g} s warm-up, {cfg['seconds_per_phase']:g} s measured, "
         f"{cfg['reps']} interleaved repetitions (medians). The client threads run in the benchmark process on "
         "the same 2 cores as the server, so the server's numbers pay for the clients too (JSON encoding and "
-        "decoding with `requests`, protos with the gRPC stub).",
+        "decoding with `requests`, protos with the gRPC stub). `rest` is the REST API on uvicorn (an ASGI "
+        "application; uvloop and the httptools parser; one event loop for the connections, a bounded pool of "
+        "threads for decoding and inference); `rest_old` the same API on the "
+        f"standard library's `ThreadingHTTPServer`, as it was before (commit `{OLD_COMMIT}`, rebuilt from git and "
+        "run as a second server beside the new one, in the same run).",
         "", "```", COMMAND, "```", "",
         f"Run of {r['date']}: {m['cpu']}, {m['cpu_count']} CPUs (load average {m['load_average_before'][0]} before, "
         f"{r['load_average_after'][0]} after; the machine is shared), TensorFlow {m['tensorflow']}, grpcio "
@@ -444,7 +548,7 @@ def markdown_section(r: dict) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cfg["concurrency"]:
-        for name in ("inprocess", "rest", "grpc"):
+        for name in ("inprocess", "rest", "rest_old", "grpc"):
             e = t[f"{name}@{c}"]
             ratio = f"**{e['x_inprocess']:.2f}**" if "x_inprocess" in e else "1.00"
             extra = f"{e['x_inprocess_per_rep']:.2f} | {e['x_inprocess_cpu']:.2f}" if "x_inprocess" in e else "1.00 | 1.00"
@@ -452,6 +556,27 @@ def markdown_section(r: dict) -> str:
             lines.append(f"| {c} | `{name}` | {e['examples_per_second']:,.0f} | {ratio} | {extra} | {e['latency_ms']['p50']:.1f} | "
                          f"{e['latency_ms']['p95']:.1f} | {e['latency_ms']['p99']:.1f} | {server_cpu} | "
                          f"{e['client_cpu_ms_per_request']:.2f} |")
+    lines += ["", "The new REST stack against the old one (same requests, same model, same run; load average "
+              "during each phase in `benchmarks/results/serving.json`):", "",
+              "| concurrency | new ÷ old examples/s | per-rep × | new server CPU ms/request | old server CPU ms/request | load average (new / old phases) |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    for c in cfg["concurrency"]:
+        new, old = t[f"rest@{c}"], t[f"rest_old@{c}"]
+        loads = [_median([p["load_average"] for p in e["per_rep"]]) for e in (new, old)]
+        lines.append(f"| {c} | **{new['x_old']:.2f}** | {new['x_old_per_rep']:.2f} | {new['server_cpu_ms_per_request']:.2f} | "
+                     f"{old['server_cpu_ms_per_request']:.2f} | {loads[0]:.1f} / {loads[1]:.1f} |")
+    swap = r["hot_swap"]
+    lines += ["", f"A hot swap under load: 8 REST clients sending the same 32-text requests to a model, "
+              f"{cfg['seconds_per_phase']:g} s steady, then a new version is copied into its base path (staged and "
+              "renamed) and the server (polling every second) loads it and unloads the old one; latency of the "
+              "requests sent from the copy until 1 s after the first answer from the new version.", "",
+              "| REST server | steady p50 ms | steady p99 ms | swap p50 ms | swap p99 ms | swap max ms | requests in the swap window | failed | seconds to the new version |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in ("rest", "rest_old"):
+        e = swap[name]
+        lines.append(f"| `{name}` | {e['steady_ms']['p50']:.1f} | {e['steady_ms']['p99']:.1f} | {e['swap_ms']['p50']:.1f} | "
+                     f"{e['swap_ms']['p99']:.1f} | {e['swap_max_ms']:.0f} | {e['requests_during_swap']} | {e['failed']} | "
+                     f"{e['seconds_to_new_version']:.1f} |")
     lines += ["", "One 3-task model against three single-task models (same encoder, one task each) served side by "
               "side by the same server; a logical request wants all three tasks' outputs for 32 texts: one REST call, "
               "or three sent in parallel. Server CPU per logical request from the server process's CPU time.", "",
@@ -480,7 +605,8 @@ def markdown_section(r: dict) -> str:
               f"{sig['inprocess_module_serve']:.0f}, loaded `serving_default` kept once (what the server does) "
               f"{sig['loaded_signature_kept']:.0f}, looked up in `loaded.signatures` on every call "
               f"{sig['loaded_signature_lookup_each_call']:.0f}.", "",
-              f"**Findings.** At 32 texts per request and concurrency 32 the server delivered "
+              f"**Findings.** {_new_vs_old(t, cfg['concurrency'])} "
+              f"At 32 texts per request and concurrency 32 the server delivered "
               f"{at32['rest']:.2f}× (REST) and {at32['grpc']:.2f}× (gRPC) the in-process model's throughput; the "
               f"≥ 0.8× target was {'met by ' + ' and '.join(met) if met else 'not met'} in this run "
               f"(by CPU per request: {cpu32['rest']:.2f}× and {cpu32['grpc']:.2f}×). "
@@ -495,6 +621,23 @@ def markdown_section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _new_vs_old(t: dict, concurrency) -> str:
+    """The new REST stack against the old one, said plainly, with the spread over repetitions."""
+    parts, slower = [], []
+    for c in concurrency:
+        new, old = t[f"rest@{c}"], t[f"rest_old@{c}"]
+        reps = [a["examples_per_second"] / b["examples_per_second"] for a, b in zip(new["per_rep"], old["per_rep"])]
+        parts.append(f"{new['x_old']:.2f}× at {c} (repetitions {min(reps):.2f}–{max(reps):.2f})")
+        if new["x_old"] < 1.0:
+            slower.append(str(c))
+    listing = ", ".join(parts)
+    if not slower:
+        return f"The new REST stack was not slower than the old one at any concurrency: {listing} its throughput."
+    return (f"The new REST stack was **slower** than the old one at concurrency {', '.join(slower)}: {listing} "
+            "its throughput (medians; the machine was shared, so the repetitions' spread is the noise to "
+            "compare against).")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: shorter phases, one repetition; writes nothing")
@@ -507,7 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-calls", type=int, default=50, help="calls per in-process CPU measurement")
     parser.add_argument("--output", type=Path, help=f"results JSON (default {RESULTS.relative_to(ROOT)}; quick: none)")
     parser.add_argument("--markdown", type=Path, help=f"BENCHMARKS.md to update (default {MARKDOWN.relative_to(ROOT)}; quick: none)")
+    parser.add_argument("--render", type=Path, metavar="RESULT_JSON",
+                        help="only rewrite the BENCHMARKS.md section from a saved result")
     args = parser.parse_args(argv)
+    if args.render:
+        replace_section(args.markdown or MARKDOWN, SECTION, markdown_section(json.loads(args.render.read_text("utf-8"))))
+        return 0
     if args.quick:
         args.seconds, args.warmup, args.reps, args.examples, args.cpu_calls = 1.5, 0.5, 1, 600, 10
     else:

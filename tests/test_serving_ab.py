@@ -1,11 +1,10 @@
 """A/B routing: a stable hash makes arms sticky per key, weights set the split, metrics per arm."""
 
-import re
-
 import grpc
 import pytest
 import requests
 import tensorflow as tf
+from prometheus_client.parser import text_string_to_metric_families
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from mtlflow.serving import ABRouter, ModelConfig, ModelServer, ServerOptions, VersionPolicy
@@ -65,11 +64,11 @@ def test_split_and_stickiness_over_rest(server):
                                 json={"instances": ["alpha w1"]}, headers={"X-Mtlflow-Key": "u0"}, timeout=30)
         assert "X-Mtlflow-Arm" not in explicit.headers  # a named version bypasses the split
         metrics = session.get(server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
-    counts = {arm: int(float(n)) for arm, n in re.findall(
-        r'mtlflow_ab_requests_total\{model="m",arm="(\w+)",version="\d",status="OK"\} (\S+)', metrics)}
+    counts = {s.labels["arm"]: int(s.value) for f in text_string_to_metric_families(metrics) for s in f.samples
+              if s.name == "mtlflow_ab_requests_total" and s.labels["status"] == "OK"}
     canary = sum(v == "2" for v in first.values()) + 2 * sum(first[k] == "2" for k in list(first)[:20])
     assert counts == {"canary": canary, "stable": 340 - canary}
-    assert 'mtlflow_ab_latency_seconds_count{model="m",arm="canary"}' in metrics
+    assert 'mtlflow_ab_latency_seconds_count{arm="canary",model="m"}' in metrics
 
 
 def test_grpc_key_in_metadata_is_sticky(server):

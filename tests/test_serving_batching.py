@@ -4,10 +4,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import numpy as np
 import pytest
 
-from mtlflow.serving import Batcher
+from mtlflow.serving import Batcher, ServingError
 from mtlflow.serving.batching import split_outputs
 
 PADDING = {"t_tags": {"group": "t/tokens", "pad": ""}, "t_scores": {"group": "t/tokens", "pad": 0.0},
@@ -102,3 +103,54 @@ def test_a_failing_batch_is_rerun_one_by_one():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="max_batch_size"):
         Batcher(max_batch_size=0)
+
+
+def test_a_batch_whose_split_raises_resolves_every_future_with_an_error():
+    def run(inputs):
+        return {"y": inputs["x"][:, 0]}  # 1-D, yet listed as padded along axis 1: splitting raises
+
+    batcher = Batcher(max_batch_size=32, batch_timeout_micros=2_000_000, num_batch_threads=1, deadline_seconds=20)
+    arrivals = [batcher.arriving().__enter__() for _ in range(4)]  # the batch waits for all four
+
+    def request(i):
+        began = time.perf_counter()
+        try:
+            batcher.run(("k",), {"x": np.full((2, 1), float(i))}, 2, run, {"y": {"group": "g", "pad": 0}},
+                        arrivals[i])
+        except Exception as exc:
+            return exc, time.perf_counter() - began
+        return None, time.perf_counter() - began
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(request, range(4)))
+    batcher.stop()
+    errors = [exc for exc, _ in results]
+    assert all(isinstance(e, ServingError) and e.code == grpc.StatusCode.INTERNAL for e in errors), errors
+    assert "IndexError" in str(errors[0])
+    assert all(seconds < 10 for _, seconds in results)  # answered, not left to the deadline
+
+
+def test_a_stuck_batch_ends_at_the_deadline_and_is_counted():
+    release = threading.Event()
+    missed = []
+
+    def run(inputs):
+        release.wait(10)
+        return {"y": inputs["x"]}
+
+    batcher = Batcher(max_batch_size=8, batch_timeout_micros=0, num_batch_threads=1, deadline_seconds=0.3,
+                      on_deadline=missed.append)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(batcher.run, ("k",), {"x": np.zeros((1, 1))}, 1, run, {})
+        time.sleep(0.05)
+        second = pool.submit(batcher.run, ("k",), {"x": np.ones((1, 1))}, 1, run, {})  # queued behind it
+        for future in (first, second):
+            with pytest.raises(ServingError) as info:
+                future.result(timeout=5)
+            assert info.value.code == grpc.StatusCode.DEADLINE_EXCEEDED and info.value.http_status == 503
+    assert time.perf_counter() - began < 2
+    assert missed == [("k",), ("k",)]
+    release.set()
+    np.testing.assert_array_equal(batcher.run(("k",), {"x": np.full((1, 1), 3.0)}, 1, run, {})["y"], [[3.0]])
+    batcher.stop()

@@ -86,6 +86,6 @@ def test_shift_over_rest_raises_the_statistic_alerts_and_is_exposed(trained_synt
         metrics = session.get(server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
     alerts = [r.message for r in caplog.records if "drift alert" in r.message]
     assert any("task topic: classes PSI" in m for m in alerts), alerts
-    assert 'mtlflow_drift_alert{model="m",version="1",task="topic",kind="classes"} 1' in metrics
-    line = next(x for x in metrics.splitlines() if x.startswith('mtlflow_drift_psi{model="m",version="1",task="topic",kind="classes"}'))
+    assert 'mtlflow_drift_alert{kind="classes",model="m",task="topic",version="1"} 1.0' in metrics
+    line = next(x for x in metrics.splitlines() if x.startswith('mtlflow_drift_psi{kind="classes",model="m",task="topic",version="1"}'))
     assert float(line.rsplit(" ", 1)[1]) == pytest.approx(topic["classes"]["value"], rel=1e-6)

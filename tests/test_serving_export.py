@@ -1,6 +1,7 @@
 """The export's serving additions: per-task signatures, the model card's reference, atomic versions."""
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -86,3 +87,43 @@ def test_card_without_reference_data_says_why(export):
     card = model_card(run.inference(), run.tasks, {}, None, None, "no reference: the config has no validation split")
     assert card["reference"] is None
     assert card["reference_note"] == "no reference: the config has no validation split"
+
+
+def test_export_writes_tf_serving_warmup_records(export):
+    _, path, _ = export
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    raw = tf.data.TFRecordDataset(str(path / "assets.extra" / "tf_serving_warmup_requests"))
+    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in raw]
+    assert {r.WhichOneof("log_type") for r in records} == {"predict_log"}
+    requests_by_signature = {}
+    for record in records:
+        request = record.predict_log.request
+        requests_by_signature.setdefault(request.model_spec.signature_name, []).append(request)
+    assert sorted(requests_by_signature) == sorted(["serving_default"] + [f"predict_{t}" for t in TASKS])
+    assert sorted(len(tf.make_ndarray(r.inputs["text"])) for r in requests_by_signature["serving_default"]) == [1, 8]
+    loaded = tf.saved_model.load(str(path))
+    for name, found in requests_by_signature.items():
+        for request in found:
+            outputs = loaded.signatures[name](text=tf.constant(tf.make_ndarray(request.inputs["text"])))
+            assert all(v.shape[0] == len(request.inputs["text"].string_val) for v in outputs.values())
+
+
+def test_the_server_replays_the_warmup_records_before_a_version_is_available(export, tmp_path, caplog):
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    from mtlflow.serving import Servable
+
+    _, path, _ = export
+    caplog.set_level(logging.INFO, logger="mtlflow.serving")
+    Servable.load("m", 1, path)
+    assert any("7 warm-up request(s) replayed" in r.getMessage() for r in caplog.records)
+    broken = tmp_path / "1"
+    shutil.copytree(path, broken)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = "predict_nothing"
+    request.inputs["text"].CopyFrom(tf.make_tensor_proto(["alpha"]))
+    with tf.io.TFRecordWriter(str(broken / "assets.extra" / "tf_serving_warmup_requests")) as writer:
+        writer.write(prediction_log_pb2.PredictionLog(predict_log={"request": request}).SerializeToString())
+    with pytest.raises(ValueError, match="warm-up record 0 .*predict_nothing"):
+        Servable.load("m", 1, broken)

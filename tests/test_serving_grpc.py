@@ -3,8 +3,11 @@
 import grpc
 import pytest
 import tensorflow as tf
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from tensorflow_serving.apis import (
     classification_pb2,
+    inference_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
     model_service_pb2_grpc,
@@ -18,15 +21,21 @@ from test_serving_helpers import TEXTS, assert_outputs_equal, in_process, make_b
 
 
 @pytest.fixture(scope="module")
-def stubs(trained_synthetic, tmp_path_factory):
+def server(trained_synthetic, tmp_path_factory):
     run, _ = trained_synthetic
     base = make_base(run, tmp_path_factory.mktemp("grpc") / "m")
     options = ServerOptions(rest_port=-1, grpc_port=0, poll_seconds=0, enable_batching=True, max_batch_size=16)
     with ModelServer([ModelConfig("m", base)], options) as server:
-        channel = grpc.insecure_channel(server.grpc_target)
-        yield run, prediction_service_pb2_grpc.PredictionServiceStub(channel), \
-            model_service_pb2_grpc.ModelServiceStub(channel)
-        channel.close()
+        yield run, server
+
+
+@pytest.fixture(scope="module")
+def stubs(server):
+    run, server = server
+    channel = grpc.insecure_channel(server.grpc_target)
+    yield run, prediction_service_pb2_grpc.PredictionServiceStub(channel), \
+        model_service_pb2_grpc.ModelServiceStub(channel)
+    channel.close()
 
 
 def predict_request(texts, signature="", version=None, name="m"):
@@ -125,3 +134,45 @@ def test_errors_have_the_right_status(stubs):
         models.GetModelStatus(status_request, timeout=30)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert predict.Predict(predict_request(["alpha w1"]), timeout=30).outputs  # still serving
+
+
+def test_multi_inference_answers_classify_and_regress_tasks_in_one_call(stubs):
+    run, predict, _ = stubs
+    request = inference_pb2.MultiInferenceRequest()
+    for signature, method in (("predict_topic", "classify"), ("predict_score", "regress"), ("flag", "classify")):
+        task = request.tasks.add(method_name=f"tensorflow/serving/{method}")
+        task.model_spec.name = "m"
+        task.model_spec.signature_name = signature
+    for text in TEXTS:
+        request.input.example_list.examples.add().features.feature["text"].bytes_list.value.append(text.encode())
+    topic, score, flag = predict.MultiInference(request, timeout=30).results
+    expected = in_process(run, TEXTS)
+    assert [c.label for c in topic.classification_result.classifications[0].classes] == ["alpha", "beta", "delta",
+                                                                                         "gamma"]
+    assert [c.classes[1].score for c in topic.classification_result.classifications] == pytest.approx(
+        expected["topic_probabilities"][:, 1].tolist(), rel=1e-5)
+    assert [r.value for r in score.regression_result.regressions] == pytest.approx(expected["score_value"].tolist(),
+                                                                                   rel=1e-5)
+    assert [c.classes[1].score for c in flag.classification_result.classifications] == pytest.approx(
+        expected["flag_probability"].tolist(), rel=1e-5)
+    assert score.model_spec.signature_name == "predict_score" and score.model_spec.version.value == 1
+    wrong = inference_pb2.MultiInferenceRequest()
+    wrong.CopyFrom(request)
+    wrong.tasks[1].method_name = "tensorflow/serving/predict"
+    with pytest.raises(grpc.RpcError) as info:
+        predict.MultiInference(wrong, timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "method_name" in info.value.details()
+
+
+def test_reflection_lists_the_services_and_health_answers(server):
+    with grpc.insecure_channel(server[1].grpc_target) as channel:
+        services = ProtoReflectionDescriptorDatabase(channel).get_services()
+        assert {"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService",
+                "grpc.health.v1.Health"} <= set(services)
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "m", "tensorflow.serving.PredictionService"):
+            answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING, service
+        with pytest.raises(grpc.RpcError) as info:
+            health.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=10)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND

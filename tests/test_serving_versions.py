@@ -1,6 +1,7 @@
 """Version policies, labels, failed loads, incomplete exports and hot swaps under load."""
 
 import os
+import shutil
 import threading
 import time
 
@@ -163,3 +164,49 @@ def test_hot_swap_under_load_drops_no_request(trained_synthetic, tmp_path):
     assert versions[0] == "1" and versions[-1] == "2", (versions[:3], versions[-3:])
     assert len(results) > 20
     assert {s["version"]: s["state"] for s in status} == {"2": "AVAILABLE", "1": "END"}
+
+
+def test_failed_loads_are_retried_as_often_and_as_far_apart_as_configured(tmp_path):
+    calls = []
+
+    def loader(name, version, path):
+        calls.append(version)
+        raise ValueError("not yet")
+
+    manager = ModelManager("m", fake_base(tmp_path, [1]), poll_seconds=0, loader=loader, load_retries=2,
+                           retry_interval=0.2)
+    manager.start()
+    manager.poll()  # too soon for a retry
+    assert calls == [1]
+    for _ in range(4):
+        time.sleep(0.25)
+        manager.poll()
+    assert calls == [1, 1, 1]  # the first attempt and two retries, then no more
+    assert "no retries left" not in manager.status(1)[0].error_message  # the message is the load's error
+    assert "not yet" in manager.status(1)[0].error_message
+
+
+def test_a_half_copied_version_is_served_once_complete(trained_synthetic, tmp_path):
+    run, _ = trained_synthetic
+    base = make_base(run, tmp_path / "m")
+    source = run.directory / "export" / "1"
+    options = ServerOptions(rest_port=0, grpc_port=-1, poll_seconds=0.2, load_retry_interval_seconds=0.3)
+    with ModelServer([ModelConfig("m", base)], options) as server:
+        (base / "2").mkdir()
+        shutil.copy(source / "saved_model.pb", base / "2" / "saved_model.pb")  # the graph first, variables later
+        manager = server.core.managers["m"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(s.version == 2 and s.state == "END" for s in manager.status()):
+            time.sleep(0.02)
+        assert "failed to load" in manager.status(2)[0].error_message
+        assert sorted(manager.available) == [1]
+        for item in source.iterdir():
+            if item.name != "saved_model.pb":
+                (shutil.copytree if item.is_dir() else shutil.copy)(item, base / "2" / item.name)
+        while time.monotonic() < deadline and 2 not in manager.available:
+            time.sleep(0.1)
+        assert sorted(manager.available) == [2], manager.status()
+        response = requests.post(server.rest_url + "/v1/models/m:predict", json={"instances": ["alpha w1"]}, timeout=30)
+        assert response.status_code == 200 and response.headers["X-Mtlflow-Model-Version"] == "2"
+        metrics = requests.get(server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
+    assert 'mtlflow_version_load_failures_total{model="m"}' in metrics

@@ -12,6 +12,7 @@ from mtlflow.errors import MtlflowError
 from mtlflow.export.inference import InferenceModule
 from mtlflow.export.publish import (complete_versions, existing_versions, publish, remove_abandoned_staging,
                                     staging_directory)
+from mtlflow.export.warmup import write_warmup_requests
 
 __all__ = ["complete_versions", "existing_versions", "export_saved_model"]
 
@@ -43,6 +44,7 @@ def export_saved_model(module: InferenceModule, base: str | Path, version: int |
             extra = staging / "assets.extra"
             extra.mkdir()
             (extra / "mtlflow.json").write_text(json.dumps(model_card, ensure_ascii=False, indent=1), "utf-8")
+        write_warmup_requests(staging)
         target = publish(staging, base, version)
     finally:
         if staging.exists():

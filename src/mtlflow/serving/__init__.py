@@ -1,9 +1,12 @@
 """Production serving of exported mtlflow models, compatible with TF Serving's APIs.
 
-REST (``/v1/models/…``) and gRPC (``PredictionService``, ``ModelService``) over loaded
-SavedModel signatures, with version policies and labels, hot swaps from a polled base
-path, dynamic batching, an A/B split between labels, Prometheus metrics and drift
-monitoring against the model card's reference distributions. ``mtlflow serve`` runs it
+REST (``/v1/models/…``, an ASGI application on uvicorn) and gRPC (``PredictionService``,
+``ModelService``, health and reflection) over loaded SavedModel signatures, with version
+policies and labels, hot swaps from a polled base path (failed loads retried, warm-up
+records replayed), model config reloads, dynamic batching with a deadline, an A/B split
+between labels, size limits checked before decoding, Prometheus metrics
+(``prometheus-client``), a sampled request log and drift monitoring against the model
+card's reference distributions. ``mtlflow serve`` runs it
 (:mod:`mtlflow.serving.cli`); in Python::
 
     from mtlflow.serving import ModelConfig, ModelServer, ServerOptions
@@ -30,6 +33,7 @@ _EXPORTS = {
     "ServerOptions": "mtlflow.serving.options",
     "Servable": "mtlflow.serving.servable",
     "ModelServer": "mtlflow.serving.server",
+    "RequestLog": "mtlflow.serving.request_log",
     "ServerCore": "mtlflow.serving.server_core",
     "VersionPolicy": "mtlflow.serving.version_policy",
 }

@@ -29,17 +29,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: canary = newest loaded version, stable = the one before)")
     models.add_argument("--file-system-poll-wait-seconds", type=float, default=2.0,
                         help="seconds between scans for new versions; 0 scans once at start (default 2)")
+    models.add_argument("--model-config-file-poll-wait-seconds", type=float, default=0.0,
+                        help="seconds between re-reads of --model-config-file: models added, removed or "
+                        "re-configured without a restart (default 0: read once)")
+    models.add_argument("--max-num-load-retries", type=int, default=5,
+                        help="further attempts to load a version that failed (default 5)")
+    models.add_argument("--load-retry-interval-micros", type=int, default=60_000_000,
+                        help="microseconds between load attempts (default 60000000: one minute)")
 
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
     net.add_argument("--port", type=int, default=8501, help="REST port (default 8501; 0 = any free port, -1 = off)")
     net.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (default 8500; 0 = any free port, -1 = off)")
-    net.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
-                     help="larger request bodies get 413 (default 8 MiB)")
-    net.add_argument("--max-request-rows", type=int, default=1024,
-                     help="rows per request without batching (default 1024)")
     net.add_argument("--drain-seconds", type=float, default=30.0,
                      help="on SIGTERM/SIGINT, time in-flight requests get to finish (default 30)")
+    net.add_argument("--rest-api-num-threads", type=int, default=32,
+                     help="threads decoding and running REST requests (default 32; connections cost none)")
+    net.add_argument("--rest-api-timeout-seconds", type=float, default=30.0,
+                     help="idle connections, slow headers and stalled bodies are cut off after this (default 30)")
+    net.add_argument("--grpc-max-threads", type=int, default=16, help="threads answering gRPC calls (default 16)")
+    net.add_argument("--grpc-max-concurrent-rpcs", type=int, default=256,
+                     help="gRPC calls in progress at once; more get RESOURCE_EXHAUSTED (default 256)")
+
+    limits = parser.add_argument_group("limits (checked on declared sizes, before decoding)")
+    limits.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024,
+                        help="larger REST bodies get 413 unread; also the largest gRPC message in (default 8 MiB)")
+    limits.add_argument("--max-response-bytes", type=int, default=64 * 1024 * 1024,
+                        help="largest gRPC message out (default 64 MiB)")
+    limits.add_argument("--max-request-rows", type=int, default=1024,
+                        help="rows per request without batching (default 1024)")
+    limits.add_argument("--max-request-elements", type=int, default=4 * 1024 * 1024,
+                        help="values per input tensor (default 4194304)")
+    limits.add_argument("--max-string-bytes", type=int, default=1024 * 1024, help="bytes per string (default 1 MiB)")
 
     batching = parser.add_argument_group("batching")
     batching.add_argument("--enable-batching", action="store_true", help="run concurrent requests as one batch")
@@ -47,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     batching.add_argument("--batch-timeout-micros", type=int, default=2000,
                           help="longest wait for a batch to fill (default 2000)")
     batching.add_argument("--num-batch-threads", type=int, default=2, help="model calls at once (default 2)")
+    batching.add_argument("--batch-deadline-seconds", type=float, default=30.0,
+                          help="longest wait for a batch's answer; then DEADLINE_EXCEEDED / 503 (default 30)")
 
     watch = parser.add_argument_group("routing and monitoring")
     watch.add_argument("--ab", help='weighted split between version labels, e.g. "stable=90,canary=10" '
@@ -55,10 +78,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     watch.add_argument("--drift-window", type=int, default=1000, help="recent examples per drift window (default 1000)")
     watch.add_argument("--drift-min-examples", type=int, default=200,
                        help="examples a window needs before it can alert (default 200)")
+    watch.add_argument("--request-log-file", help="append sampled requests to this file as JSON lines "
+                       "(time, model, version, signature, latency, status)")
+    watch.add_argument("--request-log-sample-rate", type=float, default=1.0,
+                       help="share of requests logged, 0..1 (default 1)")
+    watch.add_argument("--request-log-inputs", action="store_true", help="also log each logged request's inputs")
 
 
 def build(args) -> tuple[list, object]:
     """The model configs and :class:`ServerOptions` the arguments describe."""
+    from pathlib import Path
+
     from mtlflow.serving.ab import ABRouter
     from mtlflow.serving.config_file import ModelConfig, load_model_config
     from mtlflow.serving.options import ServerOptions
@@ -66,6 +96,8 @@ def build(args) -> tuple[list, object]:
 
     if args.model_config_file and (args.model_base_path or args.model_name):
         raise MtlflowError("give either --model-config-file or --model-base-path/--model-name, not both")
+    if args.model_config_file_poll_wait_seconds and not args.model_config_file:
+        raise MtlflowError("--model-config-file-poll-wait-seconds needs --model-config-file")
     if args.model_config_file:
         models = load_model_config(args.model_config_file)
     elif args.model_base_path and args.model_name:
@@ -86,6 +118,17 @@ def build(args) -> tuple[list, object]:
             drift_threshold=args.drift_threshold, drift_window=args.drift_window,
             drift_min_examples=args.drift_min_examples, max_body_bytes=args.max_body_bytes,
             max_request_rows=args.max_request_rows, drain_seconds=args.drain_seconds,
+            batch_deadline_seconds=args.batch_deadline_seconds, max_num_load_retries=args.max_num_load_retries,
+            load_retry_interval_seconds=args.load_retry_interval_micros / 1e6,
+            config_file=Path(args.model_config_file) if args.model_config_file else None,
+            config_poll_seconds=args.model_config_file_poll_wait_seconds,
+            max_response_bytes=args.max_response_bytes, max_request_elements=args.max_request_elements,
+            max_string_bytes=args.max_string_bytes, grpc_workers=args.grpc_max_threads,
+            grpc_max_concurrent_rpcs=args.grpc_max_concurrent_rpcs, rest_workers=args.rest_api_num_threads,
+            rest_keepalive_seconds=args.rest_api_timeout_seconds,
+            rest_body_timeout_seconds=args.rest_api_timeout_seconds,
+            request_log=Path(args.request_log_file) if args.request_log_file else None,
+            request_log_sample_rate=args.request_log_sample_rate, request_log_inputs=args.request_log_inputs,
         )
     except ValueError as exc:
         raise MtlflowError(str(exc)) from None

@@ -44,6 +44,11 @@ def parse_model_config(text: str, origin: str = "<config>", base_dir: Path | Non
         proto = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
     except text_format.ParseError as exc:
         raise MtlflowError(f"{origin}: {exc}") from None
+    return models_from_proto(proto, origin, base_dir)
+
+
+def models_from_proto(proto, origin: str = "<config>", base_dir: Path | None = None) -> list[ModelConfig]:
+    """The models of a ``ModelServerConfig`` message (a parsed file, or a ``ReloadConfigRequest``'s)."""
     if proto.WhichOneof("config") != "model_config_list":
         raise MtlflowError(f"{origin}: expected a model_config_list {{ config {{ … }} }}; custom_model_config is not supported")
     models, seen = [], set()

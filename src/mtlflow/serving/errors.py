@@ -48,3 +48,13 @@ def invalid(message: str) -> ServingError:
 
 def not_found(message: str) -> ServingError:
     return ServingError(message, grpc.StatusCode.NOT_FOUND)
+
+
+def deadline_exceeded(message: str) -> ServingError:
+    """The server did not answer in time: its own fault, so 503 over REST (not 504, a gateway's)."""
+    return ServingError(message, grpc.StatusCode.DEADLINE_EXCEEDED, http_status=503)
+
+
+def too_large(message: str) -> ServingError:
+    """A request over a size limit (checked on its declared size, before decoding)."""
+    return ServingError(message, grpc.StatusCode.INVALID_ARGUMENT, http_status=413)

@@ -7,7 +7,9 @@ Request (``POST …:predict``)::
     {"inputs": <tensor> | {name: <tensor>}}   # columnar format → {"outputs": …}
 
 A row is the value of the only input, or ``{input: value}``; a tensor is a nested list.
-Strings are JSON strings, or ``{"b64": "…"}`` for bytes. Outputs come back as strings
+Strings are JSON strings, or ``{"b64": "…"}`` for bytes. The size limits (rows, values
+per input, bytes per string) are checked on the lists' lengths before any value is
+converted. Outputs come back as strings
 (UTF-8; ``{"b64": …}`` for bytes that are not valid UTF-8) and numbers. With one output,
 each prediction (and ``outputs``) is its value; with several, an object keyed by name.
 """
@@ -23,6 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from mtlflow.serving.errors import invalid
+from mtlflow.serving.limits import check_shape, check_string
+from mtlflow.serving.options import Limits
 from mtlflow.serving.servable import Signature, describe
 
 MAX_DEPTH = 32
@@ -67,14 +71,26 @@ def _leaves(value, shape: list[int], depth: int, out: list, where: str) -> None:
         _leaves(item, shape, depth + 1, out, where)
 
 
-def _convert(leaf, dtype: tf.DType, where: str):
+def _name(where: str) -> str:
+    """``"input 'text'"`` → ``"text"`` (the limit messages quote the name themselves)."""
+    return where.removeprefix("input ").strip("'")
+
+
+def _convert(leaf, dtype: tf.DType, where: str, limits: Limits | None = None):
     if dtype == tf.string:
         if isinstance(leaf, str):
+            if limits is not None and len(leaf) > limits.string_bytes:  # characters <= UTF-8 bytes
+                check_string(_name(where), len(leaf), limits)
             try:
-                return leaf.encode("utf-8")
+                encoded = leaf.encode("utf-8")
             except UnicodeEncodeError:
                 raise invalid(f"{where}: a string that is not valid Unicode (a lone surrogate); send bytes as {{\"b64\": …}}") from None
+            if limits is not None:
+                check_string(_name(where), len(encoded), limits)
+            return encoded
         if _is_b64(leaf) and isinstance(leaf["b64"], str):
+            if limits is not None:
+                check_string(_name(where), len(leaf["b64"]) // 4 * 3, limits)
             try:
                 return base64.b64decode(leaf["b64"], validate=True)
             except (binascii.Error, ValueError):
@@ -95,14 +111,19 @@ def _convert(leaf, dtype: tf.DType, where: str):
     return float(leaf)
 
 
-def to_array(value: Any, spec: tf.TensorSpec, where: str) -> np.ndarray:
-    """A JSON tensor (nested lists) as a NumPy array of the input's dtype."""
+def to_array(value: Any, spec: tf.TensorSpec, where: str, limits: Limits | None = None) -> np.ndarray:
+    """A JSON tensor (nested lists) as a NumPy array of the input's dtype.
+
+    With ``limits``, the shape the lists declare is checked before anything is converted.
+    """
     shape = _shape(value)
     if len(shape) > MAX_DEPTH:
         raise invalid(f"{where}: nested more than {MAX_DEPTH} levels deep")
+    if limits is not None:
+        check_shape(_name(where), shape, limits)
     leaves: list = []
     _leaves(value, shape, 0, leaves, where)
-    converted = [_convert(leaf, spec.dtype, where) for leaf in leaves]
+    converted = [_convert(leaf, spec.dtype, where, limits) for leaf in leaves]
     if spec.dtype == tf.string:
         array = np.empty(len(converted), dtype=object)
         array[:] = converted
@@ -111,7 +132,7 @@ def to_array(value: Any, spec: tf.TensorSpec, where: str) -> np.ndarray:
     return array.reshape(shape)
 
 
-def predict_inputs(payload: dict, signature: Signature) -> tuple[dict[str, np.ndarray], bool]:
+def predict_inputs(payload: dict, signature: Signature, limits: Limits | None = None) -> tuple[dict[str, np.ndarray], bool]:
     """Signature inputs of a predict request, and whether it used the columnar format."""
     has_rows, has_columns = "instances" in payload, "inputs" in payload
     if has_rows == has_columns:
@@ -125,23 +146,26 @@ def predict_inputs(payload: dict, signature: Signature) -> tuple[dict[str, np.nd
                 raise invalid(f'"inputs" must be an object keyed by input name; signature {signature.name!r} takes {takes}')
             columns = {names[0]: columns}
         _check_names(columns, signature, takes)
-        return {k: to_array(v, signature.inputs[k], f"input {k!r}") for k, v in columns.items()}, True
+        return {k: to_array(v, signature.inputs[k], f"input {k!r}", limits) for k, v in columns.items()}, True
     rows = payload["instances"]
     if not isinstance(rows, list):
         raise invalid(f'"instances" must be a list of rows, got {type(rows).__name__}')
     if not rows:
         raise invalid('"instances" is empty')
+    if limits is not None and len(rows) > limits.rows:
+        raise invalid(f"the request has {len(rows)} rows; the limit is {limits.rows} per request "
+                      "(--max-batch-size with batching, else --max-request-rows); split it")
     named = all(isinstance(r, dict) and not _is_b64(r) for r in rows)
     if not named:
         if len(names) != 1 or any(isinstance(r, dict) and not _is_b64(r) for r in rows):
             raise invalid(f"each instance must be an object keyed by input name; signature {signature.name!r} takes {takes}")
-        return {names[0]: to_array(rows, signature.inputs[names[0]], f"input {names[0]!r}")}, False
+        return {names[0]: to_array(rows, signature.inputs[names[0]], f"input {names[0]!r}", limits)}, False
     columns: dict[str, list] = {}
     for i, row in enumerate(rows):
         _check_names(row, signature, takes, f"instance {i}: ")
         for key, value in row.items():
             columns.setdefault(key, []).append(value)
-    return {k: to_array(v, signature.inputs[k], f"input {k!r}") for k, v in columns.items()}, False
+    return {k: to_array(v, signature.inputs[k], f"input {k!r}", limits) for k, v in columns.items()}, False
 
 
 def _check_names(given: dict, signature: Signature, takes: str, prefix: str = "") -> None:

@@ -6,8 +6,11 @@ loaded), asks the :class:`~mtlflow.serving.version_policy.VersionPolicy` which t
 loads the new ones **before** unloading the old ones, and swaps the table of loaded
 versions in one assignment. A request holds the :class:`Servable` it resolved until it
 is answered, so a swap never drops a request. A version that fails to load is reported
-(state ``END`` with its error) and is not tried again until its ``saved_model.pb``
-changes; it never displaces a version that works.
+(state ``END`` with its error) and never displaces a version that works; like TF
+Serving (``max_num_load_retries``, ``load_retry_interval_micros``) it is tried again by
+the scans, ``load_retries`` times at most, ``retry_interval`` seconds apart — a version
+copied in non-atomically (``saved_model.pb`` before its variables) is served once it is
+complete — and, after that, again whenever its ``saved_model.pb`` changes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import grpc
 
@@ -29,6 +32,12 @@ from mtlflow.serving.version_policy import VersionPolicy
 log = logging.getLogger("mtlflow.serving")
 
 AUTO_LABELS = ("stable", "canary")
+
+
+class _Failure(NamedTuple):
+    mtime: float  # of the saved_model.pb that failed
+    attempts: int
+    next_attempt: float  # time.monotonic() when a retry is due
 
 
 @dataclass
@@ -53,13 +62,23 @@ class ModelManager:
       poll_seconds: seconds between scans of ``base_path``; 0 scans once, at start.
       on_load: called with each newly loaded :class:`Servable` before it takes requests.
       loader: ``(name, version, path) -> Servable`` (tests inject failures here).
+      load_retries: further attempts after a failed load (0: none).
+      retry_interval: seconds between attempts.
+      on_change: called with the manager after the set of available versions changed.
+      on_load_failure: called with the manager after each failed attempt (metrics).
     """
 
     def __init__(self, name: str, base_path: str | Path, policy: VersionPolicy = VersionPolicy(),
                  labels: dict[str, int] | None = None, poll_seconds: float = 2.0,
-                 on_load: Callable[[Servable], None] | None = None, loader=Servable.load):
+                 on_load: Callable[[Servable], None] | None = None, loader=Servable.load,
+                 load_retries: int = 5, retry_interval: float = 60.0,
+                 on_change: Callable[["ModelManager"], None] | None = None,
+                 on_load_failure: Callable[["ModelManager"], None] | None = None):
         if poll_seconds < 0:
             raise ValueError(f"Argument `poll_seconds` must be >= 0. Received: poll_seconds={poll_seconds}")
+        if load_retries < 0 or retry_interval < 0:
+            raise ValueError(f"Arguments `load_retries` and `retry_interval` must be >= 0. "
+                             f"Received: load_retries={load_retries}, retry_interval={retry_interval}")
         self.name = name
         self.base_path = Path(base_path)
         self.policy = policy
@@ -69,7 +88,11 @@ class ModelManager:
         self._loader = loader
         self._available: dict[int, Servable] = {}  # replaced, never mutated: readers need no lock
         self._status: dict[int, VersionStatus] = {}
-        self._failed: dict[int, float] = {}  # version -> mtime of the saved_model.pb that failed
+        self.load_retries = load_retries
+        self.retry_interval = retry_interval
+        self._on_change = on_change
+        self._on_load_failure = on_load_failure
+        self._failed: dict[int, _Failure] = {}
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,8 +107,15 @@ class ModelManager:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
+
+    def reconfigure(self, policy: VersionPolicy, labels: dict[str, int]) -> None:
+        """Applies a new version policy and labels at once (a config reload), then scans."""
+        with self._poll_lock:
+            self.policy = policy
+            self.explicit_labels = dict(labels)
+        self.poll()
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(self.poll_seconds):
@@ -98,29 +128,38 @@ class ModelManager:
     def poll(self) -> None:
         """One scan: load the versions the policy now wants, then unload the others."""
         with self._poll_lock:
+            before = set(self._available)
             on_disk = complete_versions(self.base_path) if self.base_path.is_dir() else []
+            tried: set[int] = set()
             while True:
-                candidates = [v for v in on_disk if not self._still_failed(v)]
+                candidates = [v for v in on_disk if not self._still_failed(v) or v in self._available]
                 wanted = self.policy.select(candidates)
-                new = [v for v in reversed(wanted) if v not in self._available]
+                new = [v for v in reversed(wanted) if v not in self._available and v not in tried]
                 if not new:
                     break
                 for version in new:
+                    tried.add(version)
                     self._load(version)
+            wanted = self.policy.select([v for v in on_disk if v in self._available])
             for version in sorted(set(self._available) - set(wanted)):
                 self._unload(version)
+            changed = set(self._available) != before
+        if changed and self._on_change is not None:
+            self._on_change(self)
 
     def _still_failed(self, version: int) -> bool:
-        if version not in self._failed:
+        """Whether a version that failed is not to be tried now (no retry due, file unchanged)."""
+        failure = self._failed.get(version)
+        if failure is None:
             return False
         try:
             mtime = (self.base_path / str(version) / "saved_model.pb").stat().st_mtime
         except OSError:
             return True
-        if mtime != self._failed[version]:
-            del self._failed[version]  # rewritten: try again
+        if mtime != failure.mtime:
+            del self._failed[version]  # rewritten: a fresh start
             return False
-        return True
+        return failure.attempts > self.load_retries or time.monotonic() < failure.next_attempt
 
     def _load(self, version: int) -> None:
         path = self.base_path / str(version)
@@ -132,13 +171,23 @@ class ModelManager:
                 self._on_load(servable)
         except Exception as exc:  # any failure: report it, keep serving what works
             try:
-                self._failed[version] = (path / "saved_model.pb").stat().st_mtime
+                mtime = (path / "saved_model.pb").stat().st_mtime
             except OSError:
-                self._failed[version] = -1.0
+                mtime = -1.0
+            previous = self._failed.get(version)
+            attempts = previous.attempts + 1 if previous is not None and previous.mtime == mtime else 1
+            self._failed[version] = _Failure(mtime, attempts, time.monotonic() + self.retry_interval)
+            left = self.load_retries + 1 - attempts
+            plan = (f"retry {attempts} of {self.load_retries} in {self.retry_interval:g}s" if left > 0
+                    else "no retries left; rewrite its saved_model.pb to try again")
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
             self._status[version] = VersionStatus(version, "END", "UNKNOWN", f"failed to load {path}: {message}")
-            log.error("model %s: version %d failed to load, not served: %s", self.name, version, message)
+            log.error("model %s: version %d failed to load (attempt %d; %s): %s", self.name, version, attempts,
+                      plan, message)
+            if self._on_load_failure is not None:
+                self._on_load_failure(self)
             return
+        self._failed.pop(version, None)
         self._available = {**self._available, version: servable}
         self._status[version] = VersionStatus(version, "AVAILABLE")
         log.info("model %s: version %d loaded in %.1fs (%s)", self.name, version, time.perf_counter() - began, path)

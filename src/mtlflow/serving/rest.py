@@ -1,4 +1,4 @@
-"""The REST API, as TF Serving documents it, on the standard library's threading HTTP server.
+"""The REST API, as TF Serving documents it, as an ASGI application served by uvicorn.
 
 Endpoints (``MODEL`` optionally followed by ``/versions/V`` or ``/labels/L``)::
 
@@ -9,24 +9,45 @@ Endpoints (``MODEL`` optionally followed by ``/versions/V`` or ``/labels/L``)::
     GET  /v1/models/MODEL/drift             mtlflow: drift statistics per task
     GET  /monitoring/prometheus/metrics     Prometheus text
 
-Errors are ``{"error": "…"}`` with a 4xx status for anything the request got wrong. The
-A/B key is the ``X-Mtlflow-Key`` header or the body's ``mtlflow_key``; responses name
-the version that answered in ``X-Mtlflow-Model-Version`` (and the arm in ``X-Mtlflow-Arm``).
+Errors are ``{"error": "…"}`` with a 4xx status for anything the request got wrong
+(an unknown method is 405 with an ``Allow`` header; OPTIONS answers 204 with it). The
+A/B key is the ``X-Mtlflow-Key`` header or the body's ``mtlflow_key``; responses name the
+version that answered in ``X-Mtlflow-Model-Version`` (and the arm in ``X-Mtlflow-Arm``).
+
+How it is served: connections live on one event loop (uvicorn with uvloop and the
+httptools parser, as ``uvicorn[standard]`` installs them; asyncio and h11 when they are
+missing), so an idle connection costs a socket, not a thread; bodies may come with a Content-Length
+or chunked. A body is refused with 413 on its declared Content-Length before any of it
+is read (a chunked one as soon as it passes the limit); a client that stalls while
+sending its body for ``rest_body_timeout_seconds`` gets 408, and one that sends no
+complete request headers within ``rest_keepalive_seconds`` is disconnected. Decoding and
+inference run in a bounded pool of ``rest_workers`` threads. A client that hangs up
+before its answer is counted (``mtlflow_client_disconnects_total``), not logged.
+
+The application is plain ASGI, not Starlette: one regular expression routes every
+endpoint, and reading the body is under this module's control (the Content-Length is
+checked before the first ``receive``). Measured on the same machine, a Starlette
+endpoint and the plain ASGI callable served a 32-text JSON echo at the same rate (378
+and 354 requests/s, within the noise) with 0.92 and 0.89 CPU ms per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-import socket
 import threading
 import time
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mtlflow.serving import classification, json_codec, protos
 from mtlflow.serving.errors import ServingError, invalid
+from mtlflow.serving.metrics import CONTENT_TYPE
 from mtlflow.serving.server_core import ServerCore
 
 log = logging.getLogger("mtlflow.serving")
@@ -38,202 +59,219 @@ _MODEL_PATH = re.compile(
     r"(?::(?P<verb>predict|classify|regress))?$"
 )
 METRICS_PATH = "/monitoring/prometheus/metrics"
+JSON = b"application/json"
+READ_ONLY = ("GET", "HEAD", "OPTIONS")
 
 
-class RestServer(ThreadingHTTPServer):
-    """The HTTP server; one thread per connection (keep-alive connections are reused)."""
+class Reply:
+    """A response: status, body, content type, extra headers, and whether to close the connection."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+    __slots__ = ("status", "body", "content_type", "headers", "close")
 
-    def __init__(self, address: tuple[str, int], core: ServerCore):
+    def __init__(self, status: int, body: bytes, content_type: bytes = JSON, headers: dict | None = None,
+                 close: bool = False):
+        self.status, self.body, self.content_type = status, body, content_type
+        self.headers, self.close = headers or {}, close
+
+
+def error(status: int, message: str, headers: dict | None = None, close: bool = False) -> Reply:
+    return Reply(status, json_codec.dumps({"error": message}), headers=headers, close=close)
+
+
+class RestApp:
+    """The ASGI application over a :class:`ServerCore`."""
+
+    def __init__(self, core: ServerCore):
         self.core = core
+        self.options = core.options
+        self.pool = ThreadPoolExecutor(core.options.rest_workers, thread_name_prefix="rest")
         self.draining = False
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
 
-    def serve_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="rest", daemon=True)
-        thread.start()
-        return thread
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-    server_version = "mtlflow-serving"
-    timeout = 60  # seconds a connection may stall mid-request
-    server: RestServer
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        log.debug("rest %s - %s", self.address_string(), format % args)
-
-    # ---- responses --------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: dict | None = None, close: bool = False) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        unread = not self._consumed and (self.headers.get("Content-Length", "0").strip() not in ("", "0")
-                                         or self.headers.get("Transfer-Encoding"))
-        if close or unread or self.server.draining:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, payload: dict, headers: dict | None = None, close: bool = False) -> None:
-        self._send(status, json_codec.dumps(payload), headers=headers, close=close)
-
-    def send_error(self, code, message=None, explain=None):
-        """Malformed HTTP (the base class's errors) as JSON too."""
-        self.close_connection = True
-        self._consumed = True
-        if not hasattr(self, "headers"):
-            self.headers = {}
-        try:
-            self._json(int(code), {"error": message or HTTPStatus(code).phrase}, close=True)
-        except OSError:
-            pass
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        with self.core.inflight():
+            reply = await self._reply(scope, receive)
+            if reply is None:  # the client hung up
+                self.core.disconnected("rest")
+                return
+            headers = [(b"content-type", reply.content_type), (b"content-length", str(len(reply.body)).encode())]
+            headers += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()]
+            if reply.close or self.draining:
+                headers.append((b"connection", b"close"))
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": reply.body})
 
     # ---- dispatch -----------------------------------------------------------------------
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_PUT(self):
-        self._handle("PUT")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
-
-    def do_HEAD(self):
-        self._handle("GET")
-
-    def _handle(self, method: str) -> None:
-        self._consumed = False  # whether this request's body has been read
-        if self.server.draining:
-            self._json(503, {"error": "the server is shutting down"}, close=True)
-            return
-        with self.server.core.inflight():
-            self._route(method)
-
-    def _route(self, method: str) -> None:
-        path = urlsplit(self.path).path
+    async def _reply(self, scope, receive) -> Reply | None:
+        method, path = scope["method"], scope["path"]
+        if self.draining:
+            return error(503, "the server is shutting down", close=True)
         if path == METRICS_PATH:
-            if method != "GET":
-                return self._json(405, {"error": f"{method} not allowed on {path}; use GET"})
-            return self._send(200, self.server.core.metrics.render().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            allowed = "GET, HEAD"
+            if method == "OPTIONS":
+                return Reply(204, b"", headers={"Allow": allowed})
+            if method not in ("GET", "HEAD"):
+                return error(405, f"method {method} is not allowed on {path}; allowed: {allowed}", {"Allow": allowed},
+                             close=_has_body(scope))
+            body = await self._in_pool(self.core.metrics.render)
+            return Reply(200, body, CONTENT_TYPE.encode())
         match = _MODEL_PATH.match(path)
-        if match is None:
-            return self._json(404, {"error": f"no such endpoint: {method} {path}; see /v1/models/<name>[:predict]"})
+        if match is None or (match["verb"] and match["resource"]):
+            return error(404, f"no such endpoint: {method} {path}; see /v1/models/<name>[/metadata] "
+                              "and /v1/models/<name>:predict", close=_has_body(scope) and method != "POST")
         verb = match["verb"]
-        if (method == "POST") != bool(verb) or (verb and match["resource"]) or method not in ("GET", "POST"):
-            allowed = "POST" if verb else "GET"
-            return self._json(405, {"error": f"{method} not allowed on {path}; use {allowed}"})
+        allowed = "POST" if verb else "GET, HEAD"
+        if method == "OPTIONS":
+            return Reply(204, b"", headers={"Allow": allowed + ", OPTIONS"})
+        if method not in allowed.split(", "):
+            return error(405, f"method {method} is not allowed on {path}; allowed: {allowed}",
+                         {"Allow": allowed + ", OPTIONS"}, close=_has_body(scope))
         name = unquote(match["name"])
         label = unquote(match["label"]) if match["label"] else None
-        if verb:
-            return self._post(verb, name, match["version"], label)
+        if not verb:
+            return await self._in_pool(self._get, match["resource"], name, match["version"], label)
         started = time.perf_counter()
+        arriving = self.core.arriving()  # from the headers on: a forming batch waits for this request
+        arrival = arriving.__enter__()
         try:
-            version = _version(match["version"])
-            core = self.server.core
-            if match["resource"] == "metadata":
+            body = await self._read_body(scope, receive)
+            if isinstance(body, Reply) or body is None:
+                if isinstance(body, Reply):
+                    self.core.record("rest", name, "", verb, "INVALID_ARGUMENT", time.perf_counter() - started)
+                return body
+            hung_up = asyncio.ensure_future(receive())  # completes early only if the client disconnects
+            try:
+                reply = await self._in_pool(self._post, verb, name, match["version"], label, body,
+                                            _header(scope, b"x-mtlflow-key"), started, arrival)
+            finally:
+                if not hung_up.done():
+                    hung_up.cancel()
+        finally:
+            arriving.__exit__(None, None, None)
+        if hung_up.done() and not hung_up.cancelled() and hung_up.result()["type"] == "http.disconnect":
+            return None
+        return reply
+
+    async def _in_pool(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+    async def _read_body(self, scope, receive) -> bytes | Reply | None:
+        """The whole body; a :class:`Reply` refusing it; or None if the client hung up."""
+        limit = self.options.max_body_bytes
+        length_text = _header(scope, b"content-length")
+        if length_text is not None:
+            try:
+                length = int(length_text)
+                if length < 0:
+                    raise ValueError
+            except ValueError:
+                return error(400, f"invalid Content-Length {length_text!r}", close=True)
+            if length > limit:
+                return error(413, f"request body of {length} bytes exceeds the limit of {limit} bytes "
+                                  "(--max-body-bytes); split the batch", close=True)
+        parts, size = [], 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), self.options.rest_body_timeout_seconds)
+            except asyncio.TimeoutError:
+                return error(408, f"the request body stalled for {self.options.rest_body_timeout_seconds:g} s "
+                                  f"after {size} bytes", close=True)
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return error(413, f"request body exceeds the limit of {limit} bytes (--max-body-bytes); "
+                                  "split the batch", close=True)
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    # ---- GET ------------------------------------------------------------------------------
+    def _get(self, resource: str | None, name: str, version_text: str | None, label: str | None) -> Reply:
+        core = self.core
+        try:
+            version = _version(version_text)
+            if resource == "metadata":
                 payload = protos.metadata_json(core.manager(name).resolve(version, label))
-            elif match["resource"] == "drift":
+            elif resource == "drift":
                 payload = core.drift(name, version, label)
             else:
                 payload = protos.to_dict(protos.status_response(core.manager(name).status(version, label)))
         except ServingError as exc:
-            return self._json(exc.http_status, {"error": str(exc)})
-        self._json(200, payload)
-        log.debug("rest GET %s in %.1f ms", path, (time.perf_counter() - started) * 1e3)
+            return error(exc.http_status, str(exc))
+        return Reply(200, json_codec.dumps(payload))
 
-    # ---- POST ---------------------------------------------------------------------------
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise ServingError("send the body with a Content-Length (chunked bodies are not accepted)",
-                               http_status=411)
-        length = self.headers.get("Content-Length")
-        if length is None:
-            raise ServingError("a Content-Length header is required", http_status=411)
-        try:
-            length = int(length)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            raise invalid(f"invalid Content-Length {length!r}") from None
-        limit = self.server.core.options.max_body_bytes
-        if length > limit:
-            raise ServingError(f"request body of {length} bytes exceeds the limit of {limit} bytes "
-                               "(--max-body-bytes); split the batch", http_status=413)
-        body = self.rfile.read(length)
-        self._consumed = True
-        if len(body) != length:
-            raise invalid(f"the body ended after {len(body)} of {length} bytes")
-        return body
-
-    def _post(self, verb: str, name: str, version_text: str | None, label: str | None) -> None:
-        core = self.server.core
-        started = time.perf_counter()
-        version, signature_name, arm, status = "", "", None, "OK"
+    # ---- POST -----------------------------------------------------------------------------
+    def _post(self, verb: str, name: str, version_text: str | None, label: str | None, body: bytes,
+              key_header: str | None, started: float, arrival) -> Reply:
+        core = self.core
+        version, signature_name, arm, status, inputs = "", "", None, "OK", None
         headers: dict[str, str] = {}
         try:
-            with core.arriving() as arrival:
-                body = self._read_body()
-                payload = json_codec.parse_json(body)
-                requested = payload.get("signature_name") or ""
-                if not isinstance(requested, str):
-                    raise invalid('"signature_name" must be a string')
-                key = self.headers.get("X-Mtlflow-Key") or payload.get("mtlflow_key")
-                if key is not None and not isinstance(key, (str, int)):
-                    raise invalid('"mtlflow_key" must be a string')
-                route = core.route(name, _version(version_text), label, str(key) if key is not None else None)
-                servable, arm = route
-                version = servable.version
-                headers["X-Mtlflow-Model-Version"] = str(version)
-                if arm is not None:
-                    headers["X-Mtlflow-Arm"] = arm
-                if verb == "predict":
-                    signature = servable.signature(requested)
-                    signature_name = signature.name
-                    inputs, columnar = json_codec.predict_inputs(payload, signature)
-                    outputs = core.run(servable, signature, inputs, arrival)
-                    response = json_codec.predict_response(outputs, columnar)
-                else:
-                    response, signature_name = self._classify_or_regress(verb, servable, payload, requested, arrival)
+            payload = json_codec.parse_json(body)
+            requested = payload.get("signature_name") or ""
+            if not isinstance(requested, str):
+                raise invalid('"signature_name" must be a string')
+            key = key_header or payload.get("mtlflow_key")
+            if key is not None and not isinstance(key, (str, int)):
+                raise invalid('"mtlflow_key" must be a string')
+            servable, arm = core.route(name, _version(version_text), label, str(key) if key is not None else None)
+            version = servable.version
+            headers["X-Mtlflow-Model-Version"] = str(version)
+            if arm is not None:
+                headers["X-Mtlflow-Arm"] = arm
+            if verb == "predict":
+                signature = servable.signature(requested)
+                signature_name = signature.name
+                inputs, columnar = json_codec.predict_inputs(payload, signature, core.options.limits)
+                outputs = core.run(servable, signature, inputs, arrival)
+                response = json_codec.predict_response(outputs, columnar)
+            else:
+                response, signature_name, inputs = self._classify_or_regress(verb, servable, payload, requested,
+                                                                             arrival)
+            reply = Reply(200, json_codec.dumps(response), headers=headers)
         except ServingError as exc:
             status = exc.status
-            self._json(exc.http_status, {"error": str(exc)}, headers)
+            reply = error(exc.http_status, str(exc), headers)
         except Exception as exc:  # a bug: answer 500, keep serving
             status = "INTERNAL"
             log.exception("rest %s on model %s failed", verb, name)
-            self._json(500, {"error": f"internal error: {type(exc).__name__}: {exc}"}, headers)
-        else:
-            self._json(200, response, headers)
-        core.record("rest", name, version, signature_name or verb, status, time.perf_counter() - started, arm)
+            reply = error(500, f"internal error: {type(exc).__name__}: {exc}", headers)
+        core.record("rest", name, version, signature_name or verb, status, time.perf_counter() - started, arm, inputs)
+        return reply
 
-    def _classify_or_regress(self, verb, servable, payload, signature_name, arrival) -> tuple[dict, str]:
+    def _classify_or_regress(self, verb, servable, payload, signature_name, arrival):
         kinds = classification.CLASSIFIERS if verb == "classify" else classification.REGRESSORS
         task, signature = classification.choose_task(servable, signature_name, kinds, verb)
         examples = payload.get("examples")
         context = payload.get("context")
         if not isinstance(examples, list) or (context is not None and not isinstance(context, dict)):
             raise invalid('expected "examples": [{feature: value}, …] and an optional "context" object')
+        limits = self.core.options.limits
+        if len(examples) > limits.rows:
+            raise invalid(f"the request has {len(examples)} examples; the limit is {limits.rows} per request "
+                          "(--max-batch-size with batching, else --max-request-rows); split it")
         inputs = classification.example_inputs(examples, signature, context)
-        outputs = self.server.core.run(servable, signature, inputs, arrival)
+        outputs = self.core.run(servable, signature, inputs, arrival)
         if verb == "classify":
             return {"results": [[[label, score] for label, score in row]
-                                for row in classification.classes(servable, task, outputs)]}, signature.name
-        return {"results": classification.values(task, outputs)}, signature.name
+                                for row in classification.classes(servable, task, outputs)]}, signature.name, inputs
+        return {"results": classification.values(task, outputs)}, signature.name, inputs
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _has_body(scope) -> bool:
+    """Whether the request announced a body we will not read (the connection must then close)."""
+    length = _header(scope, b"content-length")
+    return _header(scope, b"transfer-encoding") is not None or (length is not None and length.strip() not in ("", "0"))
 
 
 def _version(text: str | None) -> int | None:
@@ -243,3 +281,114 @@ def _version(text: str | None) -> int | None:
         raise invalid(f"invalid version {text!r}: expected a non-negative integer")
     return int(text)
 
+
+class _HeaderDeadline:
+    """A deadline for a request's headers, mixed into uvicorn's HTTP protocols.
+
+    uvicorn closes a connection idle between requests after ``timeout_keep_alive``; with
+    this, the same timeout also covers a new connection before its first byte, and a
+    request whose headers are not complete that long after they began (a slow client
+    cannot hold a connection open by trickling bytes).
+    """
+
+    _header_timer = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._awaiting_headers():
+            if self._header_timer is None and not self.transport.is_closing():
+                self._header_timer = self.loop.call_later(self.timeout_keep_alive, self._headers_too_slow)
+        elif self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._awaiting_headers() and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)
+
+
+class _H11Protocol(_HeaderDeadline, H11Protocol):
+    """uvicorn's pure-Python protocol (h11), used when httptools is not installed."""
+
+    def _awaiting_headers(self) -> bool:
+        return self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+
+
+def _protocol():
+    """uvicorn's C-accelerated protocol (httptools) when installed, else h11; both with the header deadline."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return _H11Protocol
+
+    class _HttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
+        _headers_pending = False
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._headers_pending = True
+
+        def on_headers_complete(self) -> None:
+            self._headers_pending = False
+            super().on_headers_complete()
+
+        def _awaiting_headers(self) -> bool:
+            return self._headers_pending
+
+    return _HttpToolsProtocol
+
+
+def _loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+class RestServer:
+    """The REST front end: uvicorn serving :class:`RestApp` on its own event loop thread.
+
+    Args:
+      core: what to serve.
+      host / port: where to listen (port 0: any free port).
+    """
+
+    def __init__(self, core: ServerCore, host: str, port: int):
+        self.app = RestApp(core)
+        options = core.options
+        config = uvicorn.Config(
+            self.app, host=host, port=port, http=_protocol(), loop=_loop(), ws="none", lifespan="off", log_config=None,
+            access_log=False, timeout_keep_alive=options.rest_keepalive_seconds,
+            timeout_graceful_shutdown=max(1, round(options.drain_seconds)), backlog=2048,
+            h11_max_incomplete_event_size=64 * 1024,
+        )
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="rest-loop", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise OSError(f"cannot serve REST on {host}:{port} (the port may be taken)")
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self, drain_seconds: float) -> None:
+        """Refuses new requests, lets the running ones answer (``drain_seconds`` at most), closes."""
+        self.app.draining = True
+        self._server.config.timeout_graceful_shutdown = max(0.1, drain_seconds)
+        self._server.should_exit = True
+        self._thread.join(timeout=drain_seconds + 5)
+        self.app.pool.shutdown(wait=False, cancel_futures=True)

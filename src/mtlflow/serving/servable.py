@@ -112,11 +112,19 @@ class Servable:
         return servable
 
     def warmup(self) -> None:
-        """Runs every signature on a one-row input, so the first request pays no graph set-up.
+        """Replays the export's warm-up records, or runs every signature on a one-row input.
 
-        An input the model rejects (a :class:`ServingError`) is only logged: the dummy
-        input may not suit every model; anything else fails the load.
+        With ``assets.extra/tf_serving_warmup_requests`` (TF Serving's file; mtlflow's
+        export writes it) its requests are replayed, as TF Serving does before a version
+        becomes AVAILABLE (:mod:`mtlflow.serving.warmup`). Without it, a dummy input
+        stands in; one the model rejects (a :class:`ServingError`) is only logged, since it
+        may not suit every model. Anything else fails the load.
         """
+        from mtlflow.serving.warmup import WARMUP_FILE, replay_warmup
+
+        if (self.path / WARMUP_FILE).is_file():
+            replay_warmup(self, self.path / WARMUP_FILE)
+            return
         for signature in self.signatures.values():
             inputs = {}
             for key, spec in signature.inputs.items():
@@ -191,8 +199,11 @@ def _check_numeric(key: str, spec: tf.TensorSpec, value: np.ndarray) -> None:
             raise invalid(f"input {key!r}: values out of range for {spec.dtype.name}")
 
 
-def check_inputs(signature: Signature, inputs: dict[str, np.ndarray], max_rows: int) -> int:
+def check_inputs(signature: Signature, inputs: dict[str, np.ndarray], max_rows: int,
+                 max_elements: int | None = None) -> int:
     """Checks names, dtypes and shapes of ``inputs`` for ``signature``; returns the batch size.
+
+    (The front ends check the declared sizes before decoding; this is the last line.)
 
     Raises INVALID_ARGUMENT naming the input, what was given and what is accepted.
     """
@@ -222,6 +233,9 @@ def check_inputs(signature: Signature, inputs: dict[str, np.ndarray], max_rows: 
                                   f"(axis {axis} must be {want})")
         if value.ndim == 0:
             raise invalid(f"input {key!r}: expected a batch ({describe(spec)}), got a scalar")
+        if max_elements is not None and value.size > max_elements:
+            raise invalid(f"input {key!r} has {value.size} values; the limit is {max_elements} per input "
+                          "(--max-request-elements); split the request")
         if rows is not None and value.shape[0] != rows:
             raise invalid(f"inputs disagree on the batch size: {key!r} has {value.shape[0]} rows, others {rows}")
         rows = value.shape[0]

@@ -17,7 +17,8 @@ import logging
 import threading
 
 from mtlflow.serving.config_file import ModelConfig
-from mtlflow.serving.grpc_service import grpc_server
+from mtlflow.serving.config_watcher import ConfigWatcher
+from mtlflow.serving.grpc_service import GrpcFrontEnd
 from mtlflow.serving.options import ServerOptions
 from mtlflow.serving.rest import RestServer
 from mtlflow.serving.servable import Servable
@@ -31,7 +32,7 @@ class ModelServer:
 
     Args:
       models: the models (name, base path, version policy, labels).
-      options: ports, batching, A/B split, drift and safety limits.
+      options: ports, batching, A/B split, drift, limits, logging and config polling.
       loader: how versions are loaded (default :meth:`Servable.load`).
     """
 
@@ -39,8 +40,8 @@ class ModelServer:
         self.options = options
         self.core = ServerCore(models, options, loader)
         self._rest: RestServer | None = None
-        self._rest_thread: threading.Thread | None = None
-        self._grpc = None
+        self._grpc: GrpcFrontEnd | None = None
+        self._watcher: ConfigWatcher | None = None
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
         self._stopped = threading.Event()
@@ -50,15 +51,23 @@ class ModelServer:
         self.core.start()
         try:
             if self.options.rest_port >= 0:
-                self._rest = RestServer((self.options.host, self.options.rest_port), self.core)
-                self.rest_port = self._rest.server_address[1]
-                self._rest_thread = self._rest.serve_in_thread()
+                self._rest = RestServer(self.core, self.options.host, self.options.rest_port)
+                self.rest_port = self._rest.port
             if self.options.grpc_port >= 0:
-                self._grpc, self.grpc_port = grpc_server(self.core, self.options.host, self.options.grpc_port)
+                self._grpc = GrpcFrontEnd(self.core, self.options.host, self.options.grpc_port)
+                self.grpc_port = self._grpc.port
+            if self.options.config_file is not None and self.options.config_poll_seconds > 0:
+                self._watcher = ConfigWatcher(self.core, self.options.config_file,
+                                              self.options.config_poll_seconds).start()
         except BaseException:
             self.stop(drain_seconds=0)
             raise
         return self
+
+    @property
+    def health(self):
+        """The gRPC health servicer (None without gRPC)."""
+        return self._grpc.health if self._grpc is not None else None
 
     @property
     def rest_url(self) -> str:
@@ -73,6 +82,7 @@ class ModelServer:
     def stop(self, drain_seconds: float | None = None) -> bool:
         """Stops taking requests, lets in-flight ones finish (``drain_seconds`` at most).
 
+        The gRPC health service reports NOT_SERVING first, so balancers stop sending.
         Returns True if every in-flight request finished in time.
         """
         if self._stopped.is_set():
@@ -80,12 +90,12 @@ class ModelServer:
         self._stopped.set()
         drain = self.options.drain_seconds if drain_seconds is None else drain_seconds
         grpc_done = None
-        if self._rest is not None:
-            self._rest.draining = True
-            self._rest.shutdown()
-            self._rest.server_close()
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._grpc is not None:
             grpc_done = self._grpc.stop(grace=drain)
+        if self._rest is not None:
+            self._rest.stop(drain)
         drained = self.core.wait_idle(drain)
         if grpc_done is not None:
             grpc_done.wait(drain + 1)

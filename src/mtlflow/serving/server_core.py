@@ -3,7 +3,10 @@
 The front ends translate their wire formats; the core resolves a request to one loaded
 version (a version, a label, the A/B split, or the latest), checks the inputs, runs the
 signature (through the :class:`~mtlflow.serving.batching.Batcher` when batching is on),
-feeds the outputs to the version's drift monitor, and keeps the metrics.
+feeds the outputs to the version's drift monitor, keeps the metrics and the sampled
+request log, and applies model config reloads (models added, removed, re-configured
+while serving). Listeners (the gRPC health service) hear when a model's set of
+available versions changes.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from mtlflow.serving.batching import Batcher
 from mtlflow.serving.config_file import ModelConfig
 from mtlflow.serving.drift import DriftMonitor
 from mtlflow.serving.errors import ServingError, not_found
-from mtlflow.serving.metrics import BATCH_BUCKETS, Registry
+from mtlflow.serving.metrics import ServingMetrics
 from mtlflow.serving.model_manager import ModelManager
 from mtlflow.serving.options import ServerOptions
+from mtlflow.serving.request_log import RequestLog
 from mtlflow.serving.servable import Servable, Signature, check_inputs
 
 log = logging.getLogger("mtlflow.serving")
@@ -47,28 +51,96 @@ class ServerCore:
 
     def __init__(self, models: list[ModelConfig], options: ServerOptions = ServerOptions(), loader=Servable.load):
         self.options = options
-        self.metrics = Registry()
-        self._init_metrics()
-        self.managers: dict[str, ModelManager] = {
-            m.name: ModelManager(m.name, m.base_path, m.policy, m.labels, options.poll_seconds,
-                                 on_load=self._attach_monitor, loader=loader)
-            for m in models
-        }
-        self.batcher = Batcher(options.max_batch_size, options.batch_timeout_micros, options.num_batch_threads,
-                               on_batch=self._on_batch) if options.enable_batching else None
+        self._loader = loader
+        self._listeners: list = []
         self._inflight = 0
         self._inflight_lock = threading.Condition()
+        self._reload_lock = threading.Lock()
+        self.metrics = ServingMetrics(self)
+        self.managers: dict[str, ModelManager] = {m.name: self._manager(m) for m in models}  # replaced, not mutated
+        self.configs: dict[str, ModelConfig] = {m.name: m for m in models}
+        self.batcher = Batcher(options.max_batch_size, options.batch_timeout_micros, options.num_batch_threads,
+                               on_batch=self._on_batch, deadline_seconds=options.batch_deadline_seconds,
+                               on_deadline=self._on_deadline) if options.enable_batching else None
+        self.request_log = RequestLog(options.request_log, options.request_log_sample_rate,
+                                      options.request_log_inputs) if options.request_log else None
+
+    def _manager(self, config: ModelConfig) -> ModelManager:
+        o = self.options
+        return ModelManager(config.name, config.base_path, config.policy, config.labels, o.poll_seconds,
+                            on_load=self._attach_monitor, loader=self._loader, load_retries=o.max_num_load_retries,
+                            retry_interval=o.load_retry_interval_seconds, on_change=self._changed,
+                            on_load_failure=lambda m: self.metrics.load_failures.labels(m.name).inc())
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
         for manager in self.managers.values():
             manager.start()
+            self._changed(manager)
 
     def stop(self) -> None:
         for manager in self.managers.values():
             manager.stop()
         if self.batcher is not None:
             self.batcher.stop()
+        if self.request_log is not None:
+            self.request_log.close()
+
+    def add_listener(self, listener) -> None:
+        """``listener(name, serving: bool)`` hears whether each model has an available version
+        (after every change, and ``serving=False`` when a model is removed)."""
+        self._listeners.append(listener)
+        for name, manager in self.managers.items():
+            listener(name, bool(manager.available))
+
+    def _changed(self, manager: ModelManager) -> None:
+        if self.managers.get(manager.name) is not manager:
+            return  # a manager being replaced or not yet installed
+        for listener in self._listeners:
+            listener(manager.name, bool(manager.available))
+
+    def reload(self, models: list[ModelConfig]) -> dict[str, list[str]]:
+        """Serves exactly ``models`` from now on: adds, removes and re-configures models.
+
+        A model whose base path is unchanged keeps its loaded versions (its policy and labels
+        are applied in place); a new or moved model is loaded before it is routed to.
+        Returns ``{"added": [...], "removed": [...], "changed": [...]}``.
+        """
+        with self._reload_lock:
+            old = self.managers
+            wanted = {m.name: m for m in models}
+            managers, added, changed = {}, [], []
+            for name, config in wanted.items():
+                current, before = old.get(name), self.configs.get(name)
+                if current is not None and before is not None and before.base_path == config.base_path:
+                    if (before.policy, before.labels) != (config.policy, config.labels):
+                        current.reconfigure(config.policy, config.labels)
+                        changed.append(name)
+                    managers[name] = current
+                else:
+                    manager = self._manager(config)
+                    manager.start()  # loads its versions before requests can reach it
+                    managers[name] = manager
+                    (changed if current is not None else added).append(name)
+            removed = sorted(set(old) - set(wanted))
+            self.managers = managers
+            self.configs = dict(wanted)
+            for name, manager in old.items():
+                if managers.get(name) is not manager:
+                    manager.stop()
+            for name in removed:
+                for listener in self._listeners:
+                    listener(name, False)
+            for name in added + changed:
+                self._changed(managers[name])
+        summary = {"added": sorted(added), "removed": removed, "changed": sorted(changed)}
+        if any(summary.values()):
+            log.info("model config reloaded: %s", "; ".join(f"{k} {', '.join(v)}" for k, v in summary.items() if v))
+        return summary
+
+    @property
+    def inflight_count(self) -> int:
+        return self._inflight
 
     @contextmanager
     def inflight(self):
@@ -115,7 +187,7 @@ class ServerCore:
     def run(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
             arrival=None) -> dict[str, np.ndarray]:
         """Checks ``inputs``, runs the signature (batched if enabled), observes drift."""
-        rows = check_inputs(signature, inputs, self.options.max_rows)
+        rows = check_inputs(signature, inputs, self.options.max_rows, self.options.max_request_elements)
         if self.batcher is not None and signature.batchable:
             key = (servable.name, servable.version, id(servable), signature.name,
                    tuple((k, v.shape[1:]) for k, v in sorted(inputs.items())))
@@ -125,14 +197,19 @@ class ServerCore:
             if arrival is not None:
                 arrival.done()
             outputs = servable.run(signature.name, inputs)
-            self._batch_size.observe((servable.name, str(servable.version), signature.name), rows)
+            self.metrics.batch_size.labels(servable.name, str(servable.version), signature.name).observe(rows)
         monitor = getattr(servable, "drift", None)
         if monitor is not None:
             monitor.observe(outputs, rows)
         return outputs
 
     def _on_batch(self, key: tuple, rows: int) -> None:
-        self._batch_size.observe((key[0], str(key[1]), key[3]), rows)
+        self.metrics.batch_size.labels(key[0], str(key[1]), key[3]).observe(rows)
+
+    def _on_deadline(self, key: tuple) -> None:
+        self.metrics.deadline_exceeded.labels(key[0]).inc()
+        log.warning("model %s version %s: a request missed the batch deadline (%gs)", key[0], key[1],
+                    self.options.batch_deadline_seconds)
 
     def _attach_monitor(self, servable: Servable) -> None:
         o = self.options
@@ -160,58 +237,29 @@ class ServerCore:
             },
         }
 
-    # ---- metrics ------------------------------------------------------------------------
-    def _init_metrics(self) -> None:
-        r = self.metrics
-        labels = ("api", "model", "version", "signature", "status")
-        self._requests = r.counter("mtlflow_requests_total", "Requests answered.", labels)
-        self._latency = r.histogram("mtlflow_request_latency_seconds", "Time from request to response.", labels)
-        self._batch_size = r.histogram("mtlflow_batch_size", "Rows per model call.", ("model", "version", "signature"),
-                                       BATCH_BUCKETS)
-        self._ab_requests = r.counter("mtlflow_ab_requests_total", "Requests routed by the A/B split.",
-                                      ("model", "arm", "version", "status"))
-        self._ab_latency = r.histogram("mtlflow_ab_latency_seconds", "Latency per A/B arm.", ("model", "arm"))
-        r.gauge("mtlflow_inflight_requests", "Requests being answered.", (), lambda: [((), self._inflight)])
-        r.gauge("mtlflow_model_version_state", "1 for the state each model version is in.",
-                ("model", "version", "state"), self._version_states)
-        r.gauge("mtlflow_drift_psi", "Drift statistic of each task's recent outputs against the reference.",
-                ("model", "version", "task", "kind"), lambda: self._drift_samples("value"))
-        r.gauge("mtlflow_drift_window_examples", "Examples in each drift window.",
-                ("model", "version", "task", "kind"), lambda: self._drift_samples("examples"))
-        r.gauge("mtlflow_drift_alert", "1 while a drift statistic is above the threshold.",
-                ("model", "version", "task", "kind"), lambda: self._drift_samples("alert"))
-        r.gauge("mtlflow_drift_threshold", "The drift alert threshold.", (),
-                lambda: [((), self.options.drift_threshold)])
-
+    # ---- metrics and the request log -----------------------------------------------------
     def record(self, api: str, model: str, version, signature: str, status: str, seconds: float,
-               arm: str | None = None) -> None:
-        """Counts one answered request (``version`` "" when it was not resolved).
+               arm: str | None = None, inputs: dict[str, np.ndarray] | None = None) -> None:
+        """Counts one answered request (``version`` "" when it was not resolved) and logs it if sampled.
 
         A model name that is not served is counted as ``(unknown)``, so clients cannot grow
         the number of time series.
         """
         model = model if model in self.managers else "(unknown)"
         labels = (api, model, str(version or ""), signature, status)
-        self._requests.inc(labels)
-        self._latency.observe(labels, seconds)
+        m = self.metrics
+        m.requests.labels(*labels).inc()
+        m.latency.labels(*labels).observe(seconds)
         if arm is not None:
-            self._ab_requests.inc((model, arm, str(version or ""), status))
-            self._ab_latency.observe((model, arm), seconds)
+            m.ab_requests.labels(model, arm, str(version or ""), status).inc()
+            m.ab_latency.labels(model, arm).observe(seconds)
+        if self.request_log is not None and self.request_log.sampled():
+            self.request_log.write(api=api, model=model, version=version, signature=signature, seconds=seconds,
+                                   status=status, inputs=inputs)
 
-    def _version_states(self):
-        for name, manager in list(self.managers.items()):
-            for status in manager.status():
-                yield (name, str(status.version), status.state), 1.0
-
-    def _drift_samples(self, field: str):
-        for name, manager in list(self.managers.items()):
-            for version, servable in sorted(manager.available.items()):
-                monitor = getattr(servable, "drift", None)
-                if monitor is None:
-                    continue
-                for task, kinds in monitor.report().items():
-                    for kind, entry in kinds.items():
-                        yield (name, str(version), task, kind), float(entry[field])
+    def disconnected(self, api: str) -> None:
+        """Counts a client that hung up before its answer was sent."""
+        self.metrics.disconnects.labels(api).inc()
 
 
 class _NoArrival:
