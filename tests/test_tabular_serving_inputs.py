@@ -176,14 +176,17 @@ def test_rest_answers_nan_infinite_and_unseen_values(model, tmp_path):
     numeric, categorical = _columns(run)
     shutil.copytree(export_dir, tmp_path / "m" / "1")
     rows = [{c: math.nan for c in numeric} | {c: "" for c in categorical},
-            {c: math.inf for c in numeric} | {c: UNSEEN for c in categorical}]
+            {c: math.inf for c in numeric} | {c: UNSEEN for c in categorical},
+            {c: None for c in numeric + categorical}]  # JSON null: missing, as NaN and ""
     options = ServerOptions(rest_port=0, grpc_port=-1, poll_seconds=0)
     with ModelServer([ModelConfig("m", tmp_path / "m")], options) as server:
         body = json.dumps({"instances": rows})  # NaN and Infinity as JSON's NaN / Infinity tokens
         response = requests.post(server.rest_url + "/v1/models/m:predict", data=body, timeout=30)
     assert response.status_code == 200, response.text
+    rows[2] = rows[0]
     local = _serve(module, {c: [row[c] for row in rows] for c in numeric + categorical})
     for name in run.tasks:
         got = [p[f"{name}_probability"] for p in response.json()["predictions"]]
+        assert got[2] == got[0]
         np.testing.assert_allclose(got, local[f"{name}_probability"], rtol=1e-5)
         assert np.isfinite(got).all()

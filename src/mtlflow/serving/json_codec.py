@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,12 @@ def _name(where: str) -> str:
 
 
 def _convert(leaf, dtype: tf.DType, where: str, limits: Limits | None = None):
+    if leaf is None:  # JSON null is a missing value: "" (missing/OOV category, empty text) or NaN (the mean)
+        if dtype == tf.string:
+            return b""
+        if dtype.is_floating:
+            return math.nan
+        raise invalid(f"{where}: null is not a value of {dtype.name}; send a number")
     if dtype == tf.string:
         if isinstance(leaf, str):
             if limits is not None and len(leaf) > limits.string_bytes:  # characters <= UTF-8 bytes
