@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag
 
-from mtlflow.config.base import PositiveInt, StrictModel, tag_of
+from mtlflow.config.base import NullMeansUnset, PositiveInt, StrictModel, tag_of
 
 
-class BalanceBase(StrictModel):
+class BalanceBase(NullMeansUnset):
     """What every method shares, e.g. ``{method: cagrad, c: 0.4, every: 5}``.
 
     ``method``: ``fixed`` (each task's ``weight``), ``uncertainty``, ``dwa``, ``rlw``,
@@ -42,15 +42,6 @@ class BalanceBase(StrictModel):
     every: PositiveInt = 1
     normalize: bool = False
     gradients: Literal["parameters", "representation"] = "parameters"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_unset(cls, data):
-        """A key set to null is left out, so it takes its default (run directories' saved configs
-        list every key, with null for those another type or method uses)."""
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
 
     @classmethod
     def hyperparameter_names(cls) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0, strict=True)]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -14,6 +14,18 @@ class StrictModel(BaseModel):
     """A config section: unknown keys are rejected, values are validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class NullMeansUnset(StrictModel):
+    """A section whose keys set to null are left out, so they take their defaults (run
+    directories' saved configs list every key, with null for those another type or method uses)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_unset(cls, data):
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 class KeyPathError(ValueError):

@@ -20,27 +20,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag
 
-from mtlflow.config.base import PositiveInt, Rate, StrictModel, tag_of
+from mtlflow.config.base import NullMeansUnset, PositiveInt, Rate, StrictModel, tag_of
 
 Units = list[PositiveInt]
 
 
-class SharingBase(StrictModel):
+class SharingBase(NullMeansUnset):
     """What every sharing type has: its ``type`` and a ``dropout`` after the shared layers."""
 
     type: str
     dropout: Rate = 0.0
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_means_unset(cls, data):
-        """A key set to null is left out, so it takes its default (run directories' saved configs
-        list every key, with null for those another type or method uses)."""
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
 
     def setting(self, key: str):
         """The value of ``key`` for this sharing type (its default when the YAML leaves it out)."""
