@@ -408,6 +408,12 @@ BAD_CONFIGS = [
         ["'adam'", "'adamw'", "'sgd'", "'rmsprop'"],
     ),
     (
+        "shuffle-buffer-has-no-effect",
+        cfg(extra="training: {shuffle_buffer: 1000}"),
+        "training.shuffle_buffer",
+        ["no effect", "exact seeded shuffle", "remove the key"],
+    ),
+    (
         "unknown-balance-method",
         cfg(extra="training: {balance: {method: uncertain}}"),
         "training.balance.method",
@@ -439,6 +445,11 @@ def test_bad_config_names_key_path(tmp_path, text, key, fragments):
     assert message.startswith(f"{path}: {key}: "), message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_a_run_directory_saved_with_the_old_shuffle_buffer_still_loads(tmp_path):
+    config = load_config(write(tmp_path, cfg(extra="training: {shuffle_buffer: 100000, epochs: 3}")))
+    assert config.training.epochs == 3 and "shuffle_buffer" not in config.training.model_dump()
 
 
 def test_bad_config_cases_each_differ_from_base_by_one_mistake():

@@ -142,17 +142,21 @@ def test_diagnose_on_a_trained_run(compared, capsys):
     assert (run_dir / "diagnose.png").stat().st_size > 0
 
 
-def _epoch(epoch, cosine, conflict, ratios, measured=4):
-    return {"epoch": epoch, "train_loss": {}, "balance": {
-        "tasks": ["intent", "slots", "sentiment"], "steps": 8, "measured_steps": measured,
+def _epoch(epoch, cosine, conflict, ratios, measured=40, cosine_sq=None):
+    record = {"epoch": epoch, "train_loss": {}, "balance": {
+        "tasks": ["intent", "slots", "sentiment"], "steps": 80, "measured_steps": measured,
         "weights": [1.0, 1.0, 0.5], "cosine": cosine, "conflict_rate": conflict, "norm_ratio": ratios}}
+    if cosine_sq is not None:
+        record["balance"]["cosine_sq"] = cosine_sq
+    return record
 
 
 def test_diagnose_names_a_conflicting_pair_and_a_dominant_task(tmp_path, capsys):
     c = -0.3
     cosine = [[1, 0.2, 0.1], [0.2, 1, c], [0.1, c, 1]]
     conflict = [[0, 0.1, 0.2], [0.1, 0, 0.7], [0.2, 0.7, 0]]
-    history = {"epochs": [_epoch(1, cosine, conflict, [0.4, 2.2, 0.4]),
+    spread = [[1, 0.05, 0.02], [0.05, 1, c * c + 0.01], [0.02, c * c + 0.01, 1]]  # sd 0.1 around -0.3
+    history = {"epochs": [_epoch(1, cosine, conflict, [0.4, 2.2, 0.4], cosine_sq=spread),
                           _epoch(2, cosine, conflict, [0.4, 2.2, 0.4], measured=0) | {"balance": {
                               "tasks": ["intent", "slots", "sentiment"], "steps": 8, "measured_steps": 0,
                               "weights": [1.0, 1.0, 0.5]}}]}
@@ -162,7 +166,9 @@ def test_diagnose_names_a_conflicting_pair_and_a_dominant_task(tmp_path, capsys)
     report = diagnose.summarize(history)
     assert [p["tasks"] for p in report["conflicting_pairs"]] == [["slots", "sentiment"]]
     assert report["conflicting_pairs"][0]["mean_cosine"] == pytest.approx(c)
-    assert "slots × sentiment" in printed and "mean cosine -0.300" in printed
+    assert "slots × sentiment" in printed and "mean cosine -0.300" in printed and "40 measured steps" in printed
+    low, high = report["conflicting_pairs"][0]["cosine_interval"]
+    assert high < 0 and low == pytest.approx(-0.3 - 1.96 * 0.1 * (40 / 39) ** 0.5 / 40 ** 0.5, abs=1e-4)
     # slots: 2.2 / mean(0.4, 0.4) = 5.5× the other tasks' mean norm
     assert [n["task"] for n in report["dominant_tasks"]] == ["slots"]
     assert report["norms"][1]["mean_dominance"] == pytest.approx(5.5)
@@ -180,6 +186,25 @@ def test_diagnose_means_weight_epochs_by_measured_steps():
     assert report["cosine_mean"][0][1] == pytest.approx((3 * 0.5 - 0.5) / 4)
     assert report["cosine_last"][0][1] == pytest.approx(-0.5)
     assert report["conflicting_pairs"] == [] and report["dominant_tasks"] == []
+
+
+def test_diagnose_needs_evidence_to_call_a_conflict(capsys):
+    """A mean cosine of -0.012 over 23 measured steps is no evidence of a conflict."""
+    cosine = [[1, -0.012, 0.3], [-0.012, 1, 0.3], [0.3, 0.3, 1]]
+    rates = [[0, 0.52, 0.1], [0.52, 0, 0.1], [0.1, 0.1, 0]]
+    few = diagnose.summarize({"epochs": [_epoch(1, cosine, rates, [1, 1, 1], measured=23)]})
+    assert few["conflicting_pairs"] == [] and few["measured_steps"] == 23
+    line = diagnose.summary_lines(few)[1]
+    assert "too few measured steps to call a conflict (23; at least 30 needed)" in line
+    # the same mean over 400 steps, but spread widely (sd 0.4, no cos² recorded: the bound √(1-m²)): still no call
+    many = diagnose.summarize({"epochs": [_epoch(1, cosine, rates, [1, 1, 1], measured=400)]})
+    assert many["conflicting_pairs"] == []
+    low, high = many["pairs"][0]["cosine_interval"]
+    assert low < 0 < high and "no conflicting task pairs over 400 measured steps" in diagnose.summary_lines(many)[1]
+    # a consistent negative cosine over enough steps is a conflict
+    tight = [[1, 0.0005, 0.1], [0.0005, 1, 0.1], [0.1, 0.1, 1]]
+    strong = diagnose.summarize({"epochs": [_epoch(1, cosine, rates, [1, 1, 1], measured=2000, cosine_sq=tight)]})
+    assert [p["tasks"] for p in strong["conflicting_pairs"]] == [["intent", "slots"]]
 
 
 def test_diagnose_without_diagnostics_says_how_to_get_them(tmp_path):

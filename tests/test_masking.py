@@ -130,3 +130,25 @@ def test_a_batch_whose_longest_text_has_no_tags_trains(tmp_path):
     run, metrics = train(config, tmp_path / "run", verbose=False, export=False)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["epochs"][0]["train_loss"]["tags"] > 0
+
+
+def test_keras_losses_reduce_like_the_trainer(model_and_tasks):
+    """compile/fit and the Trainer weigh a task by its labelled examples, not the batch size."""
+    import keras
+
+    from mtlflow.api import keras_losses, loss_weights
+
+    model, tasks = model_and_tasks
+    inputs, labels, masks = batch([0, 2, 1, 1], [1, 0, 0, 1], slot_mask_row1=0.0)  # half the sentiments masked
+    predictions = model(inputs, training=False)
+    trainer = task_losses(tasks, predictions, labels, masks)
+    losses = keras_losses(tasks)
+    model.compile(optimizer="sgd", loss=losses, loss_weights=loss_weights(tasks))
+    total = model.compute_loss(inputs, labels, predictions, sample_weight=masks)
+    expected = weighted_total(trainer, {n: t.spec.weight for n, t in tasks.items()})
+    np.testing.assert_allclose(float(total), float(expected), rtol=1e-5)
+    for name in tasks:
+        compiled = losses[name](labels[name], predictions[name], sample_weight=masks[name])
+        np.testing.assert_allclose(float(compiled), float(trainer[name]), rtol=1e-5, err_msg=name)
+    nothing = losses["sentiment"](labels["sentiment"], predictions["sentiment"], sample_weight=tf.zeros(4))
+    assert float(nothing) == 0.0

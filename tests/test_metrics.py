@@ -125,10 +125,25 @@ def test_span_prf_empty_cases():
     no_pred = span_prf([["B-x", "O"]], [["O", "O"]])
     assert (no_pred["precision"], no_pred["recall"], no_pred["f1"], no_pred["exact_match"]) == (0.0, 0.0, 0.0, 0.0)
     nothing = span_prf([["O"], []], [["O"], []])
-    assert (nothing["precision"], nothing["recall"], nothing["f1"], nothing["exact_match"]) == (1.0, 1.0, 1.0, 1.0)
-    assert nothing["per_type"] == {}
+    # no gold and no predicted span: undefined (conlleval 0, seqeval "ill-defined"), never a perfect 1.0
+    assert all(math.isnan(nothing[k]) for k in ("precision", "recall", "f1"))
+    assert nothing["exact_match"] == 1.0 and nothing["per_type"] == {}
     empty = span_prf([], [])
     assert all(math.isnan(empty[k]) for k in ("precision", "recall", "f1", "exact_match"))
+
+
+def test_a_slice_without_spans_does_not_score_a_perfect_f1():
+    from mtlflow.pipeline.slices import slice_metrics, slices_markdown
+
+    true = [["B-x", "I-x", "O"], ["O", "O", "O"], ["O", "O", "O"], ["B-x", "O", "O"]]
+    pred = [["B-x", "I-x", "O"], ["O", "O", "O"], ["O", "O", "O"], ["O", "O", "O"]]
+    slices = slice_metrics(["web", "app", "app", "web"],
+                           lambda index: {"slots": span_prf([true[i] for i in index], [pred[i] for i in index])},
+                           min_examples=1)
+    assert slices["web"]["slots"]["f1"] == pytest.approx(2 / 3)
+    assert math.isnan(slices["app"]["slots"]["f1"])  # was 1.0, above the slice that does have spans
+    table = slices_markdown({"source": slices}, min_examples=1)
+    assert "| app | 2 | n/a |" in table and "1.0000" not in table
 
 
 def test_span_prf_length_mismatch():

@@ -25,7 +25,7 @@ _EXPORTS = {
     "build_model": "mtlflow.model.build",
     "Vocabularies": "mtlflow.data.vocabulary",
     "Trainer": "mtlflow.train.trainer",
-    "masked_mean": "mtlflow.train.losses",
+    "masked_mean": "mtlflow.ops.masked",
     "train": "mtlflow.run",
     "load_run": "mtlflow.run",
     "evaluate_run": "mtlflow.run",

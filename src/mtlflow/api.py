@@ -17,7 +17,11 @@ def create_tasks(config: Config, labels: dict[str, list[str]] | None = None) -> 
 
 
 def keras_losses(tasks: dict[str, Task]) -> dict:
-    """``{task: loss}`` for ``model.compile(loss=...)``; pass masks as ``sample_weight``."""
+    """``{task: loss}`` for ``model.compile(loss=...)``; pass masks as ``sample_weight``.
+
+    Each loss divides by the number of labelled examples (tokens) in the batch, as
+    :class:`~mtlflow.train.trainer.Trainer` does (see :meth:`Task.keras_loss`).
+    """
     return {name: task.keras_loss() for name, task in tasks.items()}
 
 

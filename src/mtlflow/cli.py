@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from mtlflow import preflight
 from mtlflow.errors import MtlflowError
+from mtlflow.quiet_tensorflow import filtered_stderr, import_tensorflow
 
 TEMPLATES = {
     "customer_service": "customer_service.yaml",  # with its generated corpus
@@ -38,33 +39,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override training.epochs")
 
     p = sub.add_parser("train", help="train a model from a YAML config")
-    p.add_argument("config")
+    p.add_argument("config", help="the YAML config (see `mtlflow schema`, `mtlflow init`)")
     p.add_argument("--out", help="run directory (default: runs/<config>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
     p.add_argument("--profile", help="apply the config's profiles.PROFILE overrides (e.g. smoke)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="override one config value, validated like the file (repeatable; VALUE is YAML), "
+                        "e.g. --set training.epochs=2 --set training.seed=7")
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-epoch lines or progress bar; print the test metrics and paths only")
 
     p = sub.add_parser("evaluate", help="metrics of a trained run")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a trained run directory (mtlflow train --out)")
     p.add_argument("--data", help="data file/dir to evaluate on (default: the config's test split)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("predict", help="predict every task for texts or a JSONL file")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a trained run directory (mtlflow train --out)")
     p.add_argument("text", nargs="*", help="texts to predict (for models with a text input)")
     p.add_argument("--input", help="JSONL file: one object of raw input columns per line")
     p.add_argument("--json", action="store_true", help="print one JSON object per example")
 
     p = sub.add_parser("export", help="export a run as a SavedModel into EXPORT_BASE/<version>/")
-    p.add_argument("run_dir")
-    p.add_argument("export_base")
+    p.add_argument("run_dir", help="a trained run directory (mtlflow train --out)")
+    p.add_argument("export_base", help="the model's base directory; the SavedModel goes to EXPORT_BASE/<version>/")
     p.add_argument("--version", type=int, help="version number (default: next free)")
 
     sub.add_parser("schema", help="print the JSON schema of the config")
 
     p = sub.add_parser("init", help="write a ready example config (and its data) into DIR")
     p.add_argument("template", help=f"one of: {', '.join(TEMPLATES)}")
-    p.add_argument("directory")
+    p.add_argument("directory", help="where to write config.yaml (and the template's data); must not hold one")
 
     from mtlflow import compare, diagnose
     from mtlflow.serving import cli as serving_cli
@@ -80,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", required=True, help="BERT checkpoint directory (config.json, model.safetensors, vocab.txt)")
     p.add_argument("--column", default="text", help="text column (default: text)")
     p.add_argument("--output-column", default="vector", help="name of the vector field (default: vector)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="texts encoded at once (default 64)")
     p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                    help="L2-normalise the vectors (default: as the checkpoint's modules.json says)")
 
@@ -88,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     serving_cli.add_arguments(p)
 
     p = sub.add_parser("pipeline", help="validate → transform → train → evaluate → gate → push, with cached stages")
-    p.add_argument("config")
+    p.add_argument("config", help="the YAML config (its pipeline: section sets validation, gate and slices)")
     p.add_argument("--serving-dir", required=True,
                    help="the served model's base path; a blessed model becomes its next version")
     p.add_argument("--out", help="run directory (default: runs/pipeline-<config>)")
@@ -98,32 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow with its C++ start-up chatter (CUDA probing, CPU flags) hidden.
-
-    Those lines are printed before TF_CPP_MIN_LOG_LEVEL is read, so stderr is pointed
-    at /dev/null for the import alone; a Python error during it still shows.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import keras  # noqa: F401
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device probing logs once, here
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Parses, checks everything that needs no TensorFlow, then runs the command.
+
+    TensorFlow loads only after the arguments, paths and config are known to be good
+    (:mod:`mtlflow.preflight`), and its start-up lines are filtered out of stderr
+    (:mod:`mtlflow.quiet_tensorflow`).
+    """
     args = _parser().parse_args(argv)
-    _import_tensorflow_quietly()
     try:
-        return COMMANDS[args.command](args) or 0
+        preflight.check(args)
+        with filtered_stderr():
+            if args.command not in preflight.WITHOUT_TENSORFLOW:
+                import_tensorflow()
+            return COMMANDS[args.command](args) or 0
     except MtlflowError as exc:
         print(f"mtlflow: {exc.kind}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -174,10 +167,25 @@ def write_template(template: str, directory: Path, examples: int = 6000, seed: i
 def cmd_train(args) -> int:
     from mtlflow.run import train
 
-    run, metrics = train(args.config, args.out, resume=args.resume, verbose=not args.quiet, profile=args.profile)
+    run, metrics = train(args.config, args.out, resume=args.resume, verbose=not args.quiet, profile=args.profile,
+                         overrides=args.set)
     _print_metrics(metrics)
     print(f"run directory: {run.directory}")
+    export = _latest_export(run)
+    if export is not None:
+        print(f"exported SavedModel: {export}")
     return 0
+
+
+def _latest_export(run) -> Path | None:
+    """The newest complete ``export/<version>/`` of a run just trained (None when not exported)."""
+    from mtlflow.export.saved_model import complete_versions
+
+    if not run.config.export.base_dir:
+        return None
+    base = run.directory / run.config.export.base_dir
+    versions = complete_versions(base) if base.is_dir() else []
+    return base / str(versions[-1]) if versions else None
 
 
 def cmd_demo(args) -> int:

@@ -366,14 +366,12 @@ def compare_markdown(result: dict) -> str:
 
 def plot_compare(result: dict, path: str | Path) -> Path:
     """Bars of each task's headline metric (multi- vs single-task, ± std) and of the Δ per task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     tasks = list(result["tasks"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(tasks) + 5), 4.2))
+    fig = Figure(figsize=(max(8, 2.2 * len(tasks) + 5), 4.2))  # not pyplot: no backend switch
+    left, right = fig.subplots(1, 2)
     x = np.arange(len(tasks))
     for offset, key, label in ((-0.2, "multi_task", "multi-task"), (0.2, "single_task", "single-task")):
         stats = [result["tasks"][t][key] or {"mean": None, "std": None} for t in tasks]
@@ -397,7 +395,6 @@ def plot_compare(result: dict, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

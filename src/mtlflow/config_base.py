@@ -1,9 +1,5 @@
-"""The pydantic base shared by every config section: unknown keys are errors."""
+"""The pydantic base of every config section; it lives in :mod:`mtlflow.config.base`."""
 
-from pydantic import BaseModel, ConfigDict
+from mtlflow.config.base import StrictModel
 
-
-class StrictModel(BaseModel):
-    """A config section: unknown keys are rejected, values are validated on assignment."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+__all__ = ["StrictModel"]

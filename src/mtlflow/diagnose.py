@@ -8,8 +8,14 @@ pairwise cosine ``cos(g_i, g_j)``, the share of steps on which it was negative (
 (:mod:`mtlflow.train.gradient_stats`). This module reads them back and says where tasks
 pull the shared trunk apart:
 
-* a pair **conflicts** when its mean cosine over the measured steps is below 0 or its
-  conflict rate is above 0.5 (a step along one task's gradient raises the other's loss);
+* a pair **conflicts** when the evidence says so: at least ``MIN_MEASURED_STEPS`` measured
+  steps, and either the 95% interval of its mean cosine over those steps lies below 0, or
+  the 95% (Wilson) interval of its conflict rate lies above 0.5 (a step along one task's
+  gradient raises the other's loss). The interval is ``mean ± 1.96 · sd / √n`` with ``sd`` the
+  cosine's standard deviation over the steps (from the per-epoch mean of ``cos²``; histories
+  written before it was recorded use the largest ``sd`` a cosine with that mean can have,
+  ``√(1 - mean²)``). The steps are treated as independent draws, which successive steps
+  are not quite: the interval is a guide, not a test;
 * a task **dominates** when its gradient norm is more than 2× the mean norm of the other
   tasks (``r_t / mean_{j≠t} r_j`` of the stored ratios ``r_t = ‖g_t‖ / mean_j ‖g_j‖``;
   the stored ratio itself cannot exceed 2 with two tasks, nor T with T).
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +44,10 @@ from mtlflow.errors import MtlflowError
 
 CONFLICT_RATE = 0.5
 """A pair whose gradients point apart on more than this share of measured steps conflicts."""
+MIN_MEASURED_STEPS = 30
+"""Fewer measured steps than this are too few to call any pair conflicting."""
+Z_95 = 1.96
+"""The normal quantile of the two-sided 95% intervals."""
 DOMINANCE = 2.0
 """A task whose gradient norm exceeds this multiple of the other tasks' mean norm dominates."""
 
@@ -83,6 +94,9 @@ def summarize(history: dict, source: str = "history.json") -> dict:
 
     cosine, conflicts, ratios = series("cosine"), series("conflict_rate"), series("norm_ratio")
     cosine_mean = np.tensordot(share, cosine, axes=1)
+    has_squares = all("cosine_sq" in e["balance"] for e in measured)
+    cosine_sq = np.tensordot(share, series("cosine_sq"), axes=1) if has_squares else None
+    n = int(counts.sum())
     conflict_mean = np.tensordot(share, conflicts, axes=1)
     dominance = np.stack([_dominance(r) for r in ratios])
     dominance_mean = share @ dominance
@@ -90,9 +104,12 @@ def summarize(history: dict, source: str = "history.json") -> dict:
     pairs = []
     for i in range(len(tasks)):
         for j in range(i + 1, len(tasks)):
+            low, high = cosine_interval(cosine_mean[i, j], None if cosine_sq is None else cosine_sq[i, j], n)
+            rate_low, _ = wilson_interval(conflict_mean[i, j], n)
             pair = {"tasks": [tasks[i], tasks[j]], "mean_cosine": _round(cosine_mean[i, j]),
-                    "last_cosine": _round(cosine[-1, i, j]), "conflict_rate": _round(conflict_mean[i, j])}
-            pair["conflicting"] = bool(cosine_mean[i, j] < 0 or conflict_mean[i, j] > CONFLICT_RATE)
+                    "cosine_interval": [_round(low), _round(high)], "last_cosine": _round(cosine[-1, i, j]),
+                    "conflict_rate": _round(conflict_mean[i, j]), "measured_steps": n}
+            pair["conflicting"] = bool(n >= MIN_MEASURED_STEPS and (high < 0 or rate_low > CONFLICT_RATE))
             pairs.append(pair)
     norms = [{"task": t, "mean_norm_ratio": _round(share @ ratios[:, k]), "mean_dominance": _round(dominance_mean[k]),
               "max_dominance": _round(dominance[:, k].max()), "dominant": bool(dominance_mean[k] > DOMINANCE)}
@@ -120,6 +137,32 @@ def summarize(history: dict, source: str = "history.json") -> dict:
         "weight_epochs": [e["epoch"] for e in weighted],
         "weights_by_epoch": [e["balance"]["weights"] for e in weighted],
     }
+
+
+def cosine_interval(mean: float, mean_square: float | None, n: int) -> tuple[float, float]:
+    """The 95% interval ``mean ± 1.96 · sd / √n`` of a mean cosine over ``n`` steps.
+
+    ``sd`` is the sample standard deviation from the mean of squares; without it, the
+    largest a variable in [-1, 1] with this mean can have, ``√(1 - mean²)``.
+    """
+    if n < 2:
+        return -1.0, 1.0
+    if mean_square is None:
+        sd = math.sqrt(max(1.0 - mean * mean, 0.0))
+    else:
+        sd = math.sqrt(max(mean_square - mean * mean, 0.0) * n / (n - 1))
+    half = Z_95 * sd / math.sqrt(n)
+    return max(mean - half, -1.0), min(mean + half, 1.0)
+
+
+def wilson_interval(rate: float, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion ``rate`` observed over ``n`` steps."""
+    if n == 0:
+        return 0.0, 1.0
+    z2 = Z_95 * Z_95
+    centre = (rate + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z_95 * math.sqrt(rate * (1 - rate) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return centre - half, centre + half
 
 
 def _dominance(ratios: np.ndarray) -> np.ndarray:
@@ -154,17 +197,24 @@ def summary_lines(report: dict) -> list[str]:
     if report.get("measured_on") == "representation":
         lines.append("gradients measured on the shared representation (training.balance.gradients: "
                      "representation), not on the shared parameters")
+    steps = report["measured_steps"]
     if len(report["tasks"]) < 2:
         lines.append("one trained task: no task pairs to compare")
     elif report["conflicting_pairs"]:
-        lines.append(f"conflicting task pairs (mean cosine < 0 or conflict rate > {CONFLICT_RATE}):")
+        lines.append(f"conflicting task pairs over {steps} measured steps (95% interval of the mean cosine below 0, "
+                     f"or of the conflict rate above {CONFLICT_RATE}):")
         for p in report["conflicting_pairs"]:
+            low, high = p["cosine_interval"]
             lines.append(f"  {p['tasks'][0]} × {p['tasks'][1]}: mean cosine {p['mean_cosine']:+.3f} "
-                         f"(epoch {report['last_epoch']}: {p['last_cosine']:+.3f}), conflict rate {p['conflict_rate']:.2f}")
+                         f"[{low:+.3f}, {high:+.3f}] (epoch {report['last_epoch']}: {p['last_cosine']:+.3f}), "
+                         f"conflict rate {p['conflict_rate']:.2f}")
     else:
         worst = min(report["pairs"], key=lambda p: p["mean_cosine"])
-        lines.append(f"no conflicting task pairs (lowest mean cosine: {worst['tasks'][0]} × {worst['tasks'][1]} "
-                     f"{worst['mean_cosine']:+.3f}, conflict rate {worst['conflict_rate']:.2f})")
+        low, high = worst["cosine_interval"]
+        verdict = (f"too few measured steps to call a conflict ({steps}; at least {MIN_MEASURED_STEPS} needed)"
+                   if steps < MIN_MEASURED_STEPS else f"no conflicting task pairs over {steps} measured steps")
+        lines.append(f"{verdict} (lowest mean cosine: {worst['tasks'][0]} × {worst['tasks'][1]} "
+                     f"{worst['mean_cosine']:+.3f} [{low:+.3f}, {high:+.3f}], conflict rate {worst['conflict_rate']:.2f})")
     if report["dominant_tasks"]:
         lines.append(f"dominant gradient norms (> {DOMINANCE:g}× the other tasks' mean norm): " + ", ".join(
             f"{n['task']} {n['mean_dominance']:.1f}×" for n in report["dominant_tasks"]))
@@ -179,16 +229,18 @@ def diagnose_markdown(report: dict, run_dir: str | Path | None = None) -> str:
     tasks = report["tasks"]
     head = "# Negative-transfer diagnostics" + (f": `{run_dir}`" if run_dir else "")
     lines = [head, "", *summary_lines(report), "",
-             "Means over every measured step (epochs weighted by their measured steps). A pair conflicts when "
-             f"its mean cosine is < 0 or its conflict rate (share of measured steps with a negative cosine) is "
-             f"> {CONFLICT_RATE}; a task dominates when its gradient norm is > {DOMINANCE:g}× the other tasks' "
-             "mean norm.", "",
+             "Means over every measured step (epochs weighted by their measured steps). A pair conflicts when, "
+             f"over at least {MIN_MEASURED_STEPS} measured steps, the 95% interval of its mean cosine lies below 0 "
+             f"or that of its conflict rate (share of measured steps with a negative cosine) above {CONFLICT_RATE}; "
+             f"a task dominates when its gradient norm is > {DOMINANCE:g}× the other tasks' mean norm.", "",
              "## Task pairs", "",
-             f"| pair | mean cosine | cosine, epoch {report['last_epoch']} | conflict rate | verdict |",
-             "|---|---:|---:|---:|---|"]
+             f"| pair | mean cosine | 95% interval | cosine, epoch {report['last_epoch']} | conflict rate | verdict |",
+             "|---|---:|---|---:|---:|---|"]
     for p in report["pairs"]:
-        lines.append(f"| {p['tasks'][0]} × {p['tasks'][1]} | {p['mean_cosine']:+.3f} | {p['last_cosine']:+.3f} | "
-                     f"{p['conflict_rate']:.2f} | {'**conflict**' if p['conflicting'] else 'ok'} |")
+        low, high = p["cosine_interval"]
+        lines.append(f"| {p['tasks'][0]} × {p['tasks'][1]} | {p['mean_cosine']:+.3f} | [{low:+.3f}, {high:+.3f}] | "
+                     f"{p['last_cosine']:+.3f} | {p['conflict_rate']:.2f} | "
+                     f"{'**conflict**' if p['conflicting'] else 'ok'} |")
     lines += ["", "## Gradient norms", "",
               "| task | norm / mean norm | norm / others' mean | max over epochs | verdict |", "|---|---:|---:|---:|---|"]
     for n in report["norms"]:
@@ -207,14 +259,12 @@ def diagnose_markdown(report: dict, run_dir: str | Path | None = None) -> str:
 
 def plot_diagnosis(report: dict, path: str | Path) -> Path:
     """Cosine heatmaps (mean, last epoch), conflict rates, weights and norm ratios by epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     tasks = report["tasks"]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 9))
+    fig = Figure(figsize=(15, 9))  # not pyplot: the caller's backend stays as it is
+    axes = fig.subplots(2, 3)
     heatmaps = ((report["cosine_mean"], "task-gradient cosine, mean over the run", "RdBu", -1, 1),
                 (report["cosine_last"], f"task-gradient cosine, epoch {report['last_epoch']}", "RdBu", -1, 1),
                 (report["conflict_rate_mean"], "conflict rate (share of steps with cosine < 0)", "Reds", 0, 1))
@@ -254,7 +304,6 @@ def plot_diagnosis(report: dict, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

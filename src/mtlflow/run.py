@@ -20,6 +20,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import yaml
@@ -123,10 +124,12 @@ def read_splits(config: Config, tasks: dict[str, Task], previous_run: Path | Non
 
 def train(config_path: str | Path, out: str | Path | None = None, *, resume: bool = False,
           verbose: bool = True, export: bool = True, profile: str | None = None,
-          transform: str | Path | None = None) -> tuple[Run, dict]:
+          transform: str | Path | None = None, overrides: Sequence[str] = ()) -> tuple[Run, dict]:
     """Trains the config's model into a run directory; returns the run and test metrics.
 
     ``profile``: a name under the config's ``profiles`` whose overrides apply (e.g. ``smoke``).
+    ``overrides``: ``KEY=VALUE`` settings applied after the profile (``mtlflow train --set``,
+    see :mod:`mtlflow.config.overrides`), e.g. ``["training.epochs=2"]``.
     ``transform``: a directory with ``vocab.json`` and ``state.json`` fitted on the training
     split beforehand (``mtlflow pipeline``'s transform stage), used as they are instead of
     being fitted here, so the model trains and serves with that one transformation.
@@ -135,7 +138,7 @@ def train(config_path: str | Path, out: str | Path | None = None, *, resume: boo
                                             worker_role)
 
     config_path = Path(config_path)
-    config = absolute_config(load_config(config_path, profile), config_path.parent)
+    config = absolute_config(load_config(config_path, profile, overrides), config_path.parent)
     run_dir = Path(out) if out else Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / "checkpoints").exists() and not resume:
         raise MtlflowError(f"{run_dir}: run directory already holds a run; pass --resume to continue it or pick another --out")

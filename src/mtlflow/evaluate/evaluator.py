@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mtlflow.train.losses import masked_mean
+from mtlflow.ops.masked import masked_mean
 
 
 class Evaluator:

@@ -49,15 +49,13 @@ def plot_gates(summary: dict, path: str | Path) -> Path | None:
     """A heatmap of mean gate weight per task (rows) × expert (columns)."""
     if not summary["tasks"]:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     experts = list(dict.fromkeys(e for w in summary["tasks"].values() for e in w))
     tasks = list(summary["tasks"])
     grid = np.array([[summary["tasks"][t].get(e, np.nan) for e in experts] for t in tasks])
-    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * len(experts), 1.2 + 0.5 * len(tasks)))
+    fig = Figure(figsize=(1.2 + 0.7 * len(experts), 1.2 + 0.5 * len(tasks)))  # not pyplot: no backend switch
+    ax = fig.subplots()
     image = ax.imshow(grid, cmap="viridis", vmin=0.0, aspect="auto")
     ax.set_xticks(range(len(experts)), experts, rotation=45, ha="right")
     ax.set_yticks(range(len(tasks)), tasks)
@@ -70,7 +68,6 @@ def plot_gates(summary: dict, path: str | Path) -> Path | None:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -179,7 +179,9 @@ def span_prf(
         f1        = 2 · precision · recall / (precision + recall)   (0.0 if both 0)
 
     If there are no true and no predicted chunks anywhere, precision, recall
-    and f1 are 1.0.  ``exact_match`` is the fraction of sentences whose
+    and f1 are undefined and returned as ``nan`` (conlleval prints 0, seqeval
+    warns "ill-defined" and gives 0): nothing was there to find, and a score of
+    1.0 would inflate e.g. a slice of sentences without spans.  ``exact_match`` is the fraction of sentences whose
     predicted chunk set equals the true chunk set.  ``per_type`` maps each
     chunk type seen in either side to its own precision, recall, f1 and
     ``support`` (number of true chunks).  With no sentences every value is
@@ -206,7 +208,7 @@ def span_prf(
 
     n_true, n_pred = sum(true_count.values()), sum(pred_count.values())
     if n_true == 0 and n_pred == 0:
-        precision = recall = f1 = 1.0
+        precision = recall = f1 = NAN
     else:
         precision, recall, f1 = _prf(sum(correct_count.values()), n_pred, n_true)
 

@@ -13,15 +13,13 @@ def plot_history(history: dict, path: str | Path) -> Path | None:
     epochs = history.get("epochs") or []
     if not epochs:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     x = [e["epoch"] for e in epochs]
     tasks = list(epochs[0]["train_loss"])
     has_validation = "validation" in epochs[0]
-    fig, axes = plt.subplots(1, 2 if has_validation else 1, figsize=(11 if has_validation else 6, 4), squeeze=False)
+    fig = Figure(figsize=(11 if has_validation else 6, 4))  # not pyplot: the caller's backend stays as it is
+    axes = fig.subplots(1, 2 if has_validation else 1, squeeze=False)
     left = axes[0][0]
     for task in tasks:
         left.plot(x, [e["train_loss"][task] for e in epochs], marker="o", ms=3, label=task)
@@ -42,5 +40,4 @@ def plot_history(history: dict, path: str | Path) -> Path | None:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

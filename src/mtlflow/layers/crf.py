@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtlflow.layers.experts import check_positive_int
-from mtlflow.tasks.viterbi import bio_constraints, viterbi_tf
+from mtlflow.ops.viterbi import bio_constraints, viterbi_tf
 
 SCHEMES = ("bio", "bioes")
 

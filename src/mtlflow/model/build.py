@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 
 from mtlflow.config import Config
@@ -89,6 +91,7 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
     keras.utils.set_random_seed(config.training.seed)
     inputs = model_inputs(config, vocab)
     outputs: dict = {}
+    head_inputs: dict = {}  # task → the tensor its own layers start from (its encoder's input with sharing none)
     own = {n: t for n, t in tasks.items() if not _factors(t)}
     tokens = pooled = None
     if config.sharing.type in ("hard", "none"):
@@ -98,6 +101,7 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
         for name, task in _sources_first(own):
             task_tokens, task_pooled = shared or encode(config, vocab, inputs, name)
             outputs[name] = _head(task, task_tokens if task.level == "token" else task_pooled, outputs)
+            head_inputs[name] = (task_tokens if task.level == "token" else task_pooled) if shared else None
     else:
         tokens, pooled = encode(config, vocab, inputs, "shared", pretrained_weights)
         for level, x in (("example", pooled), ("token", tokens)):
@@ -110,6 +114,7 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
             per_task, gates = result if layer.gated else (result, None)
             for i, name in enumerate(names):
                 outputs[name] = _head(tasks[name], per_task[i], outputs)
+                head_inputs[name] = per_task[i]
                 if gates is not None:
                     outputs[f"gates.{name}"] = gates[i]
     for name, task in tasks.items():
@@ -123,7 +128,9 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
         if "token" in levels and tokens is not None:
             outputs["representation.tokens"] = tokens
     order = [*tasks, *(k for k in outputs if k not in tasks)]
-    return keras.Model(inputs, {k: outputs[k] for k in order}, name="mtlflow")
+    model = keras.Model(inputs, {k: outputs[k] for k in order}, name="mtlflow")
+    _TASK_LAYERS[model] = _owned_layers(tasks, outputs, head_inputs)
+    return model
 
 
 def sharing_layer(sharing, num_tasks: int, seed: int, name: str):
@@ -181,10 +188,57 @@ def _factors(task: Task) -> list[str]:
     return list(getattr(task.spec, "product_of", None) or ())
 
 
+# model → {layer name: task} for the models build_model made (weakly held: a model is not kept alive)
+_TASK_LAYERS: "weakref.WeakKeyDictionary[keras.Model, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def _layers_behind(tensor, stop: list) -> list:
+    """The layers that compute ``tensor``, walking the functional graph back to the model inputs
+    or to any tensor in ``stop`` (not included)."""
+    stop_ids = {id(t) for t in stop if t is not None}
+    layers, seen_nodes, stack = [], set(), [tensor]
+    while stack:
+        t = stack.pop()
+        history = getattr(t, "_keras_history", None)
+        if id(t) in stop_ids or history is None:
+            continue
+        layer, node_index = history.operation, history.node_index
+        if (id(layer), node_index) in seen_nodes:
+            continue
+        seen_nodes.add((id(layer), node_index))
+        if all(layer is not known for known in layers):
+            layers.append(layer)
+        stack.extend(layer._inbound_nodes[node_index].input_tensors)
+    return layers
+
+
+def _owned_layers(tasks: dict[str, Task], outputs: dict, head_inputs: dict) -> dict[str, str]:
+    """``{layer name: task}``: each task owns exactly the layers between its head input and its output.
+
+    The walk from a task's output stops at the tensor its tower started from (the shared
+    representation, or its sharing layer's slice) and at other tasks' outputs (a
+    ``condition_on`` source's head stays its own); with ``sharing.type: none`` there is no
+    shared tensor, so the task's own encoder is its too. Layers no task owns are ``shared``.
+    """
+    owners: dict[str, str] = {}
+    for name in tasks:
+        others = [outputs[o] for o in tasks if o != name]
+        for layer in _layers_behind(outputs[name], [head_inputs.get(name), *others]):
+            if not isinstance(layer, keras.layers.InputLayer):
+                owners.setdefault(layer.name, name)
+    return owners
+
+
 def task_variables(model: keras.Model, tasks: dict[str, Task]) -> dict[str, list]:
-    """Trainable variables grouped as ``{"shared": [...], task: [...]}`` by layer name."""
+    """Trainable variables grouped as ``{"shared": [...], task: [...]}``.
+
+    Ownership is by construction (:func:`_owned_layers`), not by name: with tasks ``intent``
+    and ``intent_type``, ``intent_type``'s tower is ``intent_type``'s. For a model that
+    :func:`build_model` did not make, a layer belongs to the task whose name it has exactly.
+    """
+    owners = _TASK_LAYERS.get(model)
     groups: dict[str, list] = {"shared": [], **{t: [] for t in tasks}}
     for layer in model.layers:
-        owner = next((t for t in tasks if layer.name == t or layer.name.startswith(t + "_")), "shared")
-        groups[owner].extend(layer.trainable_variables)
+        owner = owners.get(layer.name) if owners is not None else (layer.name if layer.name in tasks else None)
+        groups[owner if owner in tasks else "shared"].extend(layer.trainable_variables)
     return groups

@@ -32,6 +32,22 @@ class LabelError(DataError):
     """
 
 
+class MaskedTaskLoss(keras.losses.Loss):
+    """A task's per-example loss as a Keras loss reduced over the labelled examples only.
+
+    ``L = Σ_i m_i ℓ_i / Σ_i m_i`` with the mask as ``sample_weight`` (0 when nothing in the
+    batch is labelled); Keras's default would divide by the batch size, which shrinks the
+    loss of a task labelled in few examples of the batch.
+    """
+
+    def __init__(self, per_example_loss, name: str | None = None):
+        super().__init__(name=name, reduction="mean_with_sample_weight")
+        self.per_example_loss = per_example_loss
+
+    def call(self, y_true, y_pred):
+        return self.per_example_loss(y_true, y_pred)
+
+
 class Task:
     """One prediction target of a multi-task model.
 
@@ -95,9 +111,14 @@ class Task:
         """Unreduced loss: shape ``[batch]`` (``[batch, time]`` for token-level tasks)."""
         raise NotImplementedError
 
-    def keras_loss(self):
-        """A Keras loss for ``model.compile`` (masks go in as ``sample_weight``)."""
-        return self.per_example_loss
+    def keras_loss(self) -> keras.losses.Loss:
+        """A Keras loss for ``model.compile`` (masks go in as ``sample_weight``).
+
+        Reduced as the trainer reduces it (:func:`~mtlflow.ops.masked.masked_mean`): the
+        masked sum divided by the number of labelled examples (tokens), ``Σ m ℓ / Σ m``, not
+        by the batch size, so ``compile``/``fit`` weighs the tasks as :class:`Trainer` does.
+        """
+        return MaskedTaskLoss(self.per_example_loss, name=f"{self.name}_loss")
 
     # ---- evaluation ----------------------------------------------------------------
     def evaluate(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
-from pydantic import Field
 
+from mtlflow.config.task_types import BinarySpec
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import LabelError, Task, as_text
-from mtlflow.tasks.spec import TaskSpec
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "t", "pos", "positive"}
 _FALSE = {"0", "0.0", "false", "no", "n", "f", "neg", "negative"}
-
-
-class BinarySpec(TaskSpec):
-    """``type: binary``: a yes/no label.
-
-    Attributes:
-      positive: the raw value that means "yes" when the column is not boolean-like
-        (booleans, 0/1, yes/no, true/false and pos/neg are understood without it).
-      threshold: probability at or above which the prediction is positive.
-      product_of: names of two or more other binary tasks whose probabilities this task's
-        output is the product of, with no head of its own: ESMM (Ma et al., "Entire Space
-        Multi-Task Model", SIGIR 2018) declares ``ctcvr`` with ``product_of: [ctr, cvr]`` and
-        gives ``cvr`` ``weight: 0``, so CVR is learned over the entire impression space
-        through ``pCTCVR = pCTR × pCVR``.
-    """
-
-    metric_names: ClassVar[tuple[str, ...]] = ("auc", "log_loss", "accuracy")
-    type: Literal["binary"]
-    positive: str | None = None
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    product_of: list[str] | None = Field(None, min_length=2)
 
 
 class BinaryTask(Task):

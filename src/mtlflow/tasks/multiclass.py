@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from mtlflow.config.task_types import MulticlassSpec
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import Task, as_text
 from mtlflow.tasks.inventory import InventoryMixin, build_inventory
-from mtlflow.tasks.spec import TaskSpec
-
-
-class MulticlassSpec(TaskSpec):
-    """``type: multiclass``: one label per example out of K classes.
-
-    Attributes:
-      labels: fixed class inventory (default: the sorted labels of the training split).
-    """
-
-    metric_names: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
-    type: Literal["multiclass"]
-    labels: list[str] | None = None
 
 
 class MulticlassTask(InventoryMixin, Task):

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
-from pydantic import Field
 
+from mtlflow.config.task_types import MultilabelSpec
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import LabelError, Task, as_text
 from mtlflow.tasks.inventory import InventoryMixin, build_inventory
-from mtlflow.tasks.spec import TaskSpec
-
-Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
-
-
-class MultilabelSpec(TaskSpec):
-    """``type: multilabel``: any subset of L labels per example.
-
-    Attributes:
-      labels: fixed label inventory (default: labels seen in the training split).
-      threshold: probability at or above which a label is predicted; one number, or a
-        mapping ``{label: threshold}`` (labels not listed use 0.5).
-      separator: splits a text cell (CSV) into labels; JSONL may give a list instead.
-        An empty cell or list means "labelled, no label applies"; null means missing.
-    """
-
-    metric_names: ClassVar[tuple[str, ...]] = ("micro_f1", "macro_f1", "exact_match")
-    type: Literal["multilabel"]
-    labels: list[str] | None = None
-    threshold: Probability | dict[str, Probability] = 0.5
-    separator: str = Field("|", min_length=1)
 
 
 class MultilabelTask(InventoryMixin, Task):

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from mtlflow.config.task_types import RegressionSpec
 from mtlflow.evaluate import metrics as M
 from mtlflow.tasks.base import LabelError, Task
-from mtlflow.tasks.spec import TaskSpec
-
-
-class RegressionSpec(TaskSpec):
-    """``type: regression``: one real-valued target.
-
-    Attributes:
-      normalize: learn on ``(y - mean) / std`` of the training split (the model still
-        outputs values on the original scale).
-    """
-
-    metric_names: ClassVar[tuple[str, ...]] = ("rmse", "mae")
-    type: Literal["regression"]
-    normalize: bool = True
 
 
 class RegressionTask(Task):

@@ -21,60 +21,24 @@ Two decoders (``decoder:``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from mtlflow.config.task_types import TaggingSpec
 from mtlflow.evaluate import metrics as M
 from mtlflow.evaluate.spans import spans_from_tags, validate_tags
 from mtlflow.tasks.base import LabelError, Task, as_text
 from mtlflow.tasks.inventory import InventoryMixin, build_inventory
 from mtlflow.tasks.span_decoding import decode_spans
-from mtlflow.tasks.spec import TaskSpec
-from mtlflow.tasks.viterbi import bio_constraints, viterbi_numpy, viterbi_tf
+from mtlflow.ops.viterbi import bio_constraints, viterbi_numpy, viterbi_tf
 
 if TYPE_CHECKING:
     from mtlflow.layers.crf import CRF
 
 _SCHEME_PREFIXES = {"bio": {"B", "I"}, "bioes": {"B", "I", "E", "S"}}
-
-
-class TaggingSpec(TaskSpec):
-    """``type: tagging``: one tag per token of the text input, e.g. ``B-date I-date O``.
-
-    Attributes:
-      scheme: ``bio`` or ``bioes``; spans are decoded with the conlleval rules.
-      labels: fixed tag inventory (default: tags of the training split, plus ``O``).
-      separator: splits a text cell (CSV) into tags; JSONL gives a list.
-      constrained: decode the most probable *valid* tag sequence (Viterbi over the
-        token log-probabilities, forbidding e.g. ``I-date`` after ``O``) instead of
-        the per-token argmax, which can split or orphan a span. With ``decoder: crf``
-        the CRF forbids those transitions in its likelihood and its decoding, and a
-        training sequence that breaks them (e.g. IOB1's ``I-`` at a span start) is a
-        label error.
-      decoder: ``softmax`` (per-token softmax, token cross-entropy) or ``crf`` (a
-        linear-chain CRF with learned transitions, sentence negative log-likelihood
-        averaged per token, Viterbi decoding; Lample et al., NAACL 2016).
-      condition_on: a multiclass task (e.g. the intent) whose predicted distribution is
-        concatenated to every token's state before this task's tower and head, so the
-        tags can depend on the predicted class (the intent → slot direction of joint
-        models such as the slot-gated model, Goo et al., NAACL 2018, and Stack-Propagation,
-        Qin et al., EMNLP 2019).
-      condition_stop_gradient: feed the distribution as a constant (true: this task's loss
-        does not train the other task's head through it) or let the gradient flow (false).
-    """
-
-    metric_names: ClassVar[tuple[str, ...]] = ("precision", "recall", "f1", "exact_match")
-    type: Literal["tagging"]
-    scheme: Literal["bio", "bioes"] = "bio"
-    labels: list[str] | None = None
-    separator: str | None = None
-    constrained: bool = True
-    decoder: Literal["softmax", "crf"] = "softmax"
-    condition_on: str | None = None
-    condition_stop_gradient: bool = True
 
 
 class TaggingTask(InventoryMixin, Task):

@@ -15,7 +15,7 @@ a ``TF_CONFIG`` environment variable naming the cluster and its own place in it:
 
 The global batch (``training.batch_size``) is split over all replicas of all workers; each
 worker builds the same global batches from the whole in-memory split and keeps its
-replicas' slices of each (``trainer._distribute``). Per-task gradients and the masked-mean denominators are all-reduced, so
+replicas' slices of each (:func:`mtlflow.train.sharding.distribute_batches`). Per-task gradients and the masked-mean denominators are all-reduced, so
 gradient-level balancers see the gradients of the whole global batch and every worker
 takes the identical step. Only the *chief* — task type ``chief``, or ``worker`` 0 when the
 cluster has no chief — writes the run directory; the others run the same code (every
@@ -124,8 +124,10 @@ def make_strategy(distribution: DistributionConfig) -> tf.distribute.Strategy | 
         return None
     if distribution.strategy == "multi_worker":
         return _multi_worker_strategy(distribution)
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
+    # list_physical_devices, not list_logical_devices: the latter starts TensorFlow's
+    # runtime, after which the CPU can no longer be split into logical devices
+    if tf.config.list_physical_devices("GPU"):
+        gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus[: distribution.devices or len(gpus)]]
         return tf.distribute.MirroredStrategy(devices)
     wanted = distribution.devices or 2
@@ -250,3 +252,10 @@ def ensure_cpu_devices(count: int) -> None:
         raise TrainingError(
             f"training.distribution: cannot split the CPU into {count} devices after TensorFlow has started; "
             "start a fresh process (mtlflow train does this before anything else)") from None
+
+
+def first_replica(next_creator, **kwargs):
+    """Trainer state is computed identically on every replica: keep the first one's value."""
+    kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    kwargs.setdefault("synchronization", tf.VariableSynchronization.ON_WRITE)
+    return next_creator(**kwargs)

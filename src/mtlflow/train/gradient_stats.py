@@ -1,7 +1,7 @@
 """Negative-transfer diagnostics accumulated inside the train step.
 
 On steps where the per-task gradients of the shared parameters ``g_t`` are at hand, adds
-up their pairwise cosine similarity ``cos(g_i, g_j) = g_i·g_j / (‖g_i‖ ‖g_j‖)``, whether it
+up their pairwise cosine similarity ``cos(g_i, g_j) = g_i·g_j / (‖g_i‖ ‖g_j‖)`` and its square, whether it
 is negative (a *conflict*: a step along ``g_i`` increases task ``j``'s loss), and each
 task's norm relative to the mean norm; every step adds up the balancer's task weights.
 :meth:`GradientStats.read_and_reset` turns the sums into epoch means for the history,
@@ -20,6 +20,7 @@ class GradientStats(tf.Module):
         super().__init__(name="gradient_stats")
         t = num_tasks
         self.cosine = tf.Variable(tf.zeros([t, t]), trainable=False)
+        self.cosine_squares = tf.Variable(tf.zeros([t, t]), trainable=False)
         self.conflicts = tf.Variable(tf.zeros([t, t]), trainable=False)
         self.norm_ratio = tf.Variable(tf.zeros([t]), trainable=False)
         self.measured = tf.Variable(0.0, trainable=False)
@@ -33,7 +34,9 @@ class GradientStats(tf.Module):
         tf.distribute synchronises cannot be assigned inside ``tf.cond``.
         """
         scale = tf.cast(measured, tf.float32)
-        self.cosine.assign_add(scale * cosine_matrix(gradients))
+        cosine = cosine_matrix(gradients)
+        self.cosine.assign_add(scale * cosine)
+        self.cosine_squares.assign_add(scale * tf.square(cosine))
         self.conflicts.assign_add(scale * tf.cast(conflict(gradients), tf.float32))
         self.norm_ratio.assign_add(scale * norm_ratios(gradients))
         self.measured.assign_add(scale)
@@ -49,8 +52,10 @@ class GradientStats(tf.Module):
                "weights": [round(float(w) / max(steps, 1.0), 5) for w in self.weights.numpy()]}
         if n > 0:
             out["cosine"] = [[round(float(c) / n, 4) for c in row] for row in self.cosine.numpy()]
+            # the mean of cos² over the measured steps: with the mean, the spread behind diagnose's intervals
+            out["cosine_sq"] = [[round(float(c) / n, 5) for c in row] for row in self.cosine_squares.numpy()]
             out["conflict_rate"] = [[round(float(c) / n, 4) for c in row] for row in self.conflicts.numpy()]
             out["norm_ratio"] = [round(float(r) / n, 4) for r in self.norm_ratio.numpy()]
-        for v in (self.cosine, self.conflicts, self.norm_ratio, self.measured, self.weights, self.steps):
+        for v in (self.cosine, self.cosine_squares, self.conflicts, self.norm_ratio, self.measured, self.weights, self.steps):
             v.assign(tf.zeros_like(v))
         return out

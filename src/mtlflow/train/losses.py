@@ -1,24 +1,10 @@
-"""Masked per-task losses: a missing label contributes nothing, to the loss or its gradient."""
+"""Per-task losses of one batch (masked means, see :mod:`mtlflow.ops.masked`) and their fixed-weight sum."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-
-def masked_mean(per_example_loss, mask, count=None):
-    """``L = Σ_i m_i ℓ_i / max(Σ_i m_i, 1)``.
-
-    ``mask`` has the shape of ``per_example_loss`` (``[batch]``, or ``[batch, time]`` for
-    token-level tasks). A batch without any label of the task gives ``L = 0`` and zero
-    gradients; a masked example has ``∂L/∂ℓ_i = 0``, so it changes no weight through
-    this task. ``count`` replaces ``Σ_i m_i`` (under ``tf.distribute``: the global count,
-    so each replica returns its share of the global mean).
-    """
-    mask = tf.cast(mask, per_example_loss.dtype)
-    # where() rather than a product: a masked entry with an infinite or NaN loss
-    # (e.g. log 0 on a placeholder label) must not poison the sum (0·inf = NaN).
-    total = tf.reduce_sum(tf.where(mask > 0, per_example_loss * mask, 0.0))
-    return total / tf.maximum(tf.reduce_sum(mask) if count is None else count, 1.0)
+from mtlflow.ops.masked import masked_mean
 
 
 def task_losses(tasks, predictions, labels, masks) -> dict:
@@ -32,3 +18,6 @@ def task_losses(tasks, predictions, labels, masks) -> dict:
 def weighted_total(losses: dict, weights: dict):
     """``Σ_t w_t L_t`` (fixed weights; the balancers replace this)."""
     return tf.add_n([weights[name] * loss for name, loss in losses.items()])
+
+
+__all__ = ["masked_mean", "task_losses", "weighted_total"]

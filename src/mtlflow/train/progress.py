@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from mtlflow.evaluate.report import HEADLINE_METRICS
+
 
 class Progress:
     """Redraws ``label [####....] step/total eta - task=loss ...`` at most 5 times a second.
@@ -40,3 +42,20 @@ class Progress:
         if self.enabled and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
+
+
+def epoch_line(record: dict, epochs: int, improved_monitor: str | None) -> str:
+    """The one line printed after each epoch: time, train losses, validation headline metrics."""
+    losses = " ".join(f"{k}={v:.4f}" for k, v in record["train_loss"].items())
+    line = f"epoch {record['epoch']}/{epochs} ({record['seconds']:.1f}s) train loss: {losses}"
+    validation = record.get("validation")
+    if validation:
+        parts = []
+        for name, metrics in validation.items():
+            headline = next((k for k in HEADLINE_METRICS if k in metrics), None)
+            if headline is not None and metrics[headline] is not None:
+                parts.append(f"{name}.{headline}={metrics[headline]:.4f}")
+        line += " | validation: " + " ".join(parts)
+    if improved_monitor:
+        line += f" (best {improved_monitor} so far: kept)"
+    return line

@@ -1,0 +1,57 @@
+"""``encoder:``: how inputs become a shared representation (and ``encoder.char_cnn``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from mtlflow.config.base import PositiveInt, Rate, StrictModel
+
+
+class CharCNNConfig(StrictModel):
+    """``encoder.char_cnn``: character-CNN word features (Ma and Hovy, ACL 2016).
+
+    Each word's first ``max_chars`` characters are embedded (``dim``), convolved with
+    ``filters`` filters of each width in ``widths`` and max-pooled over the word; the
+    ``filters · len(widths)`` features are concatenated with the word embedding. The
+    character vocabulary is the training split's (``vocab.json``'s ``chars``).
+    """
+
+    dim: PositiveInt = 32
+    filters: PositiveInt = 64
+    widths: list[PositiveInt] = Field(default_factory=lambda: [3], min_length=1)
+    max_chars: PositiveInt = 24
+    dropout: Rate = 0.0
+
+
+class EncoderConfig(StrictModel):
+    """How inputs become a shared representation.
+
+    Text: embedding → ``type`` (BiLSTM, BiGRU or Transformer) → token states plus a
+    pooled vector. Dense, numeric and categorical inputs go through the ``mlp``.
+    ``token_dropout`` replaces tokens by the unknown-token id with that probability
+    while training, so unseen words are labelled from their context.
+
+    ``type: pretrained`` with ``path: DIR`` fine-tunes a BERT checkpoint in Hugging Face
+    layout (config.json, model.safetensors, vocab.txt; relative to the config file) through
+    keras-hub; WordPiece runs inside the model and tagging tasks read each word's first
+    piece. ``pooling`` is then ``mean`` or ``cls``; ``dropout`` null keeps the checkpoint's.
+
+    ``char_cnn`` (null = off) adds character-CNN features to every word's embedding
+    (:class:`CharCNNConfig`), for words unseen in training.
+    """
+
+    type: Literal["bilstm", "bigru", "transformer", "pretrained"] = "bilstm"
+    path: str | None = None
+    embedding_dim: PositiveInt = 64
+    units: PositiveInt = 64
+    layers: PositiveInt = 1
+    heads: PositiveInt = 4
+    ff_units: PositiveInt = 128
+    dropout: Rate = 0.1
+    token_dropout: Rate = 0.0
+    pooling: Literal["mean", "max", "cls"] = "mean"
+    categorical_dim: PositiveInt = 16
+    mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
+    char_cnn: CharCNNConfig | None = None
