@@ -10,7 +10,7 @@ Usage::
 Only the public *test* file of Census-Income (KDD) is available, so it is split 50/25/25
 with seed 0 (train / validation / test); every model sees the same split. Tasks: income
 > 50K (main) and marital status = never married (auxiliary); education and marital
-status are removed from the inputs. Inputs: 7 standardised numeric columns and 33
+status are removed from the inputs. Inputs: 7 standardised numeric columns and 31
 categorical columns with a 4-d embedding each. Every model trains a fixed number of
 epochs (no early stopping) with Adam (lr 1e-3), batch 512; AUC on the test quarter.
 
@@ -290,9 +290,9 @@ def markdown(report: dict) -> str:
                   + (f", and at {default['cpu_median']:.2f}× ({default['wall_median']:.2f}× wall) against DeepCTR at "
                      "its default of 1" if default else "") + ". "
                   "The models are the same size (8 experts × 16 units, 4-d embeddings, towers of 8); the difference "
-                  "is how the step is laid out: mtlflow keeps the 33 categorical columns' embeddings in one table "
+                  "is how the step is laid out: mtlflow keeps the 31 categorical columns' embeddings in one table "
                   "read by one gather (ids shifted by each column's offset), so the backward pass and Adam update "
-                  "one variable instead of 33, and evaluates all experts with one einsum per layer instead of one "
+                  "one variable instead of 31, and evaluates all experts with one einsum per layer instead of one "
                   "Dense layer each. The arithmetic of the step is the same on both sides; the gain is fewer, larger "
                   "operations per step."]
     lines += ["", "Paper anchors (full training file, not comparable): MMoE income AUC 0.9410 best / 0.9359 mean, "

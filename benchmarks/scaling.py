@@ -6,7 +6,7 @@ Usage::
         [--batch-sizes 512 4096] [--balance fixed pcgrad]
 
 Every run trains the census MMoE of ``benchmarks/census.py`` (8 experts × 16 units, two
-binary tasks, 33 categorical embeddings + 7 numeric inputs; Adam 1e-3; the same global batch
+binary tasks, 31 categorical embeddings + 7 numeric inputs; Adam 1e-3; the same global batch
 in every configuration) on the 50% training split, in fresh processes started with
 ``mtlflow.run.train``:
 

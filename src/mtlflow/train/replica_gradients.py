@@ -15,7 +15,7 @@ def for_all_reduce(gradients: list, variables: list, multi_worker: bool) -> list
 
     An ``IndexedSlices`` is all-reduced by an all-gather of its rows, a few collectives per
     table, where dense gradients travel packed in one; with many small embedding tables
-    (33 categorical columns in census) the sparse path made a step several times slower.
+    (one per categorical column) the sparse path made a step several times slower.
     Across workers, the all-gather of rows whose count differs between workers also failed
     inside the multi-step loop (``steps_per_execution`` > 1; TensorFlow 2.21: "Shape mismatch
     in the collective instance"). Keras optimizers densify a sparse gradient anyway, so the
