@@ -8,10 +8,15 @@ A step (:class:`TrainStep`, called once per replica under ``tf.distribute``):
    per-task gradients ``G = [∇_θs L_t]`` of the shared parameters θs, summed over replicas —
    into task weights and a combined shared gradient. ``G`` costs one backward pass per
    task through the shared trunk, so it is computed only when the balancer needs it, on
-   diagnostics steps, or with ``task_clip_norm``;
+   diagnostics steps, or with ``task_clip_norm``. Whether a step computes ``G`` is fixed
+   when it is traced (``measured``): the trainer compiles the two kinds of step separately
+   and picks one per step in Python, so an ordinary step has no ``tf.cond``, matrix or
+   collective for ``G`` in its graph (a ``tf.cond`` around gradients through loops is also
+   what makes TensorFlow's graph optimizer log "topological sort failed" and skip passes);
 3. task-specific parameters get ``∇ Σ_t w_t L_t``; gradient centralization, global-norm
    clipping, then each parameter group's optimizer (with its stage's freezing and
-   learning-rate multiplier).
+   learning-rate multiplier). Every gradient is all-reduced once, by the step; the
+   optimizers apply it without summing it again.
 
 The step owns no variables: the model, the optimizers, the balancer state, the gradient
 statistics and the step/epoch counters are handed to it, so the same step can be driven
