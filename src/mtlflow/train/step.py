@@ -11,8 +11,7 @@ A step (:class:`TrainStep`, called once per replica under ``tf.distribute``):
    diagnostics steps, or with ``task_clip_norm``. Whether a step computes ``G`` is fixed
    when it is traced (``measured``): the trainer compiles the two kinds of step separately
    and picks one per step in Python, so an ordinary step has no ``tf.cond``, matrix or
-   collective for ``G`` in its graph (a ``tf.cond`` around gradients through loops is also
-   what makes TensorFlow's graph optimizer log "topological sort failed" and skip passes);
+   collective for ``G`` in its graph;
 3. task-specific parameters get ``∇ Σ_t w_t L_t``; gradient centralization, global-norm
    clipping, then each parameter group's optimizer (with its stage's freezing and
    learning-rate multiplier). Every gradient is all-reduced once, by the step; the
