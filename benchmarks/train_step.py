@@ -474,7 +474,7 @@ def markdown_section(result: dict) -> str:
         "`diagnostics_every: null`, as `fit` computes no diagnostics) and synthetic in-memory data, "
         f"{config['examples_per_epoch']:,} examples per epoch, at 1 and {spe} steps per execution, in one run. "
         "The headline is per step: each contender's compiled function (`Trainer.train_function`, Keras's "
-        f"`model.train_function`) called on an endless iterator, {next(iter(profile.values()))['calls']:,}+ calls "
+        f"`model.train_function`) called on an endless iterator, {next(iter(profile.values()))['calls']:,}+ steps "
         "each, interleaved in blocks of 16 steps (order reversed every other block); the median wall and "
         "process CPU time per step. Whole epochs (one warm-up, then "
         f"{config['reps']} timed, interleaved) are reported beside it; on this shared machine they vary too "
