@@ -295,6 +295,10 @@ def markdown(report: dict) -> str:
                   "one variable instead of 31, and evaluates all experts with one einsum per layer instead of one "
                   "Dense layer each. The arithmetic of the step is the same on both sides; the gain is fewer, larger "
                   "operations per step."]
+    lines += ["", "DeepCTR runs in its own virtual environment, outside the repository, on the same TensorFlow: "
+              "`python3 -m venv --system-site-packages /work/venvs/deepctr && /work/venvs/deepctr/bin/pip install "
+              "--no-deps deepctr==0.9.4` (its version check at import is answered offline by "
+              "`benchmarks/_deepctr_census.py`; `--deepctr-python` points elsewhere)."]
     lines += ["", "Paper anchors (full training file, not comparable): MMoE income AUC 0.9410 best / 0.9359 mean, "
               "never-married 0.9926 / 0.9927; Shared-Bottom income 0.9361 / 0.9295."]
     return "\n".join(lines) + "\n"
