@@ -1,8 +1,11 @@
 """DeepCTR's MMOE / PLE on the census splits that benchmarks/census.py writes (run in DeepCTR's venv).
 
-Prints one JSON object: test AUC per task, training examples/s and seconds. The same
+Prints one JSON object: test AUC per task, the parameter count and, per epoch, the wall-clock
+and process CPU seconds from Keras ``on_epoch_begin`` to ``on_epoch_end`` (the training steps;
+reading the CSV, building the features and ``fit``'s data adapter are before it). The same
 features as mtlflow's run: standardised numeric columns, one embedding per categorical
-column (ids from the training split; unseen values → 0).
+column (ids from the training split; unseen values → 0). ``--steps-per-execution`` is passed
+to ``compile`` (DeepCTR's default is Keras's, 1).
 """
 
 import argparse
@@ -16,10 +19,22 @@ import numpy as np
 
 
 def offline_deepctr():
-    """deepctr checks PyPI for a newer version in a thread at import: answer it offline."""
+    """Imports deepctr without its version check.
+
+    ``import deepctr`` (0.9.4) starts a thread that GETs the package's PyPI JSON page to warn
+    about newer versions. Here ``requests.get`` answers it at once with a non-200 status, so
+    the thread makes no connection, prints nothing and ends before training starts.
+    """
     import requests
 
-    requests.get = lambda *a, **k: types.SimpleNamespace(status_code=0, text="")
+    real_get = requests.get
+
+    def offline_get(url, *args, **kwargs):
+        if "deepctr" not in str(url):
+            return real_get(url, *args, **kwargs)
+        return types.SimpleNamespace(status_code=0, text="")
+
+    requests.get = offline_get
     import deepctr.models  # noqa: F401
 
 
@@ -59,6 +74,8 @@ def main():
     parser.add_argument("--tower", type=int, default=8)
     parser.add_argument("--numeric", required=True)
     parser.add_argument("--categorical", required=True)
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--label", default=None, help="the run's name in the output (default deepctr_MODEL)")
     args = parser.parse_args()
     offline_deepctr()
     import tensorflow as tf
@@ -91,16 +108,25 @@ def main():
     else:
         model = PLE(columns, shared_expert_num=2, specific_expert_num=2, num_levels=2,
                     expert_dnn_hidden_units=(args.expert_units,), gate_dnn_hidden_units=(), **common)
-    model.compile(keras.optimizers.Adam(args.learning_rate), loss=["binary_crossentropy"] * 2)
+    model.compile(keras.optimizers.Adam(args.learning_rate), loss=["binary_crossentropy"] * 2,
+                  steps_per_execution=args.steps_per_execution)
     labels = [train[t].astype(np.float32) for t in tasks]
     x_train = {k: v for k, v in features["train"].items()}
-    began = time.perf_counter()
-    model.fit(x_train, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0, shuffle=True)
-    seconds = time.perf_counter() - began
+    epochs = []
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            epochs.append({"wall": time.perf_counter() - self.wall, "cpu": time.process_time() - self.cpu})
+
+    model.fit(x_train, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=0, shuffle=True,
+              callbacks=[EpochClock()])
     predictions = model.predict(features["test"], batch_size=4096, verbose=0)
     result = {
-        "model": f"deepctr_{args.model}", "seed": args.seed, "seconds": seconds,
-        "examples_per_second": len(labels[0]) * args.epochs / seconds,
+        "model": args.label or f"deepctr_{args.model}", "seed": args.seed,
+        "steps_per_execution": args.steps_per_execution, "epochs": epochs,
         "auc": {t: auc(splits["test"][t].astype(int), np.asarray(p).reshape(-1)) for t, p in zip(tasks, predictions)},
         "parameters": int(model.count_params()),
     }

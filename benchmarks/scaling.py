@@ -6,7 +6,7 @@ Usage::
         [--batch-sizes 512 4096] [--balance fixed pcgrad]
 
 Every run trains the census MMoE of ``benchmarks/census.py`` (8 experts × 16 units, two
-binary tasks, 33 categorical embeddings + 7 numeric inputs; Adam 1e-3; the same global batch
+binary tasks, 31 categorical embeddings + 7 numeric inputs; Adam 1e-3; the same global batch
 in every configuration) on the 50% training split, in fresh processes started with
 ``mtlflow.run.train``:
 
@@ -245,11 +245,12 @@ def findings(report: dict) -> str:
     return ("**Findings.** " + "; ".join(parts) + "." + variation + " The two workers share this one machine, so "
             "the numbers show "
             "what the synchronous step costs — per step, all-reduces over loopback gRPC (label counts, losses, "
-            "the gradients, the optimizer's own sum) and waiting for the slower worker — not a gain from more "
+            "each gradient once) and waiting for the slower worker — not a gain from more "
             "hardware: the two pinned workers have the same two cores one unpinned process has. A larger global "
             "batch spreads that fixed per-step cost over more examples. A gradient-level balancer (`pcgrad`) "
-            "also all-reduces every task's gradient on the shared parameters (a T × P matrix, T = 2 here) on top "
-            "of the update's. On a cluster each worker brings its own cores and network, and the per-step cost "
+            "all-reduces every task's gradient on the shared parameters (a T × P matrix, T = 2 here) in place "
+            "of their combined gradient. On a cluster each worker brings its own cores and network, and the "
+            "per-step cost "
             "decides whether adding workers pays: it pays when a step's compute is large against it.")
 
 

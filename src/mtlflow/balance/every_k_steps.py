@@ -26,8 +26,9 @@ def every_k_steps(balancer: Balancer, k: int) -> Balancer:
     ``shared_gradient == weights @ gradients``); in between, the last combination is
     reused, which a trainer gets from one backward pass of ``Σ_t w_t L_t`` — no per-task
     gradients. ``wants_gradients(state)`` says which steps need them (a scalar bool
-    tensor, for a ``tf.cond`` in the trainer); on the others, pass zeros of the same
-    shape (they are not read).
+    tensor); on the others pass ``gradients=None``: a step known (from the step count) not
+    to recompute then carries no per-task gradients at all, and ``update`` only advances the
+    counter and keeps the last weights.
 
     The inner balancer only sees the recomputation steps: its state (loss windows,
     counters, random streams) advances once per ``k`` steps.
@@ -60,6 +61,9 @@ def every_k_steps(balancer: Balancer, k: int) -> Balancer:
 
     def update(*, losses, state: EveryKStepsState, gradients=None, **extras):
         losses = as_losses(losses)
+        if gradients is None and balancer.needs_gradients:
+            # a step between recomputations, run without per-task gradients
+            return BalanceResult(state.weights), EveryKStepsState(state.step + 1, state.weights, state.inner)
 
         def recompute():
             result, inner = balancer.update(losses=losses, gradients=gradients, state=state.inner, **extras)

@@ -124,8 +124,10 @@ def make_strategy(distribution: DistributionConfig) -> tf.distribute.Strategy | 
         return None
     if distribution.strategy == "multi_worker":
         return _multi_worker_strategy(distribution)
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
+    # list_physical_devices, not list_logical_devices: the latter starts TensorFlow's
+    # runtime, after which the CPU can no longer be split into logical devices
+    if tf.config.list_physical_devices("GPU"):
+        gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus[: distribution.devices or len(gpus)]]
         return tf.distribute.MirroredStrategy(devices)
     wanted = distribution.devices or 2

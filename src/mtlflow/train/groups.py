@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from mtlflow.config import TrainingConfig
+from mtlflow.errors import TrainingError
 
 
 def make_optimizer(kind: str, learning_rate: float, weight_decay: float = 0.0) -> keras.optimizers.Optimizer:
@@ -132,6 +133,9 @@ class OptimizerGroups:
         cannot sit inside ``tf.cond``; a frozen group then takes a step with learning rate 0
         and zero gradients instead of none (its variables do not move; Adam's moments decay).
         """
+        if synchronised:
+            for optimizer in self.optimizers.values():
+                takes_reduced_gradients(optimizer)
         stage = self.advance(step, epoch) if self.stages else None
         schedule = self.schedule_factor(step)
         for name, optimizer in self.optimizers.items():
@@ -162,3 +166,25 @@ class OptimizerGroups:
                     return tf.constant(True)
 
                 tf.cond(frozen, lambda: tf.constant(False), update)
+
+
+def takes_reduced_gradients(optimizer: keras.optimizers.Optimizer) -> None:
+    """Makes ``optimizer`` apply the gradients it is given under ``tf.distribute`` as they are.
+
+    A Keras optimizer called in a replica context all-reduces (sums) the gradients itself
+    before updating the mirrored variables (``_all_reduce_sum_gradients`` of Keras's
+    TensorFlow optimizer). The train step has already summed them over the replicas — it
+    needs the global gradient for the balancer and for clipping — so a second sum would
+    send every gradient through the network twice. Each replica hands over the same
+    reduced gradient, and the update of a mirrored variable applies each replica's copy to
+    that replica's copy of the variable.
+    """
+    if getattr(optimizer, "_takes_reduced_gradients", False):
+        return
+    if not callable(getattr(type(optimizer), "_all_reduce_sum_gradients", None)):
+        raise TrainingError(
+            f"training.distribution: this Keras version's {type(optimizer).__name__} has no "
+            "_all_reduce_sum_gradients to skip, so it would sum the already-reduced gradients again; "
+            "use the Keras version pinned in pyproject.toml")
+    optimizer._all_reduce_sum_gradients = list
+    optimizer._takes_reduced_gradients = True

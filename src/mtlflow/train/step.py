@@ -8,10 +8,14 @@ A step (:class:`TrainStep`, called once per replica under ``tf.distribute``):
    per-task gradients ``G = [∇_θs L_t]`` of the shared parameters θs, summed over replicas —
    into task weights and a combined shared gradient. ``G`` costs one backward pass per
    task through the shared trunk, so it is computed only when the balancer needs it, on
-   diagnostics steps, or with ``task_clip_norm``;
+   diagnostics steps, or with ``task_clip_norm``. Whether a step computes ``G`` is fixed
+   when it is traced (``measured``): the trainer compiles the two kinds of step separately
+   and picks one per step in Python, so an ordinary step has no ``tf.cond``, matrix or
+   collective for ``G`` in its graph;
 3. task-specific parameters get ``∇ Σ_t w_t L_t``; gradient centralization, global-norm
    clipping, then each parameter group's optimizer (with its stage's freezing and
-   learning-rate multiplier).
+   learning-rate multiplier). Every gradient is all-reduced once, by the step; the
+   optimizers apply it without summing it again.
 
 The step owns no variables: the model, the optimizers, the balancer state, the gradient
 statistics and the step/epoch counters are handed to it, so the same step can be driven
@@ -24,7 +28,7 @@ import tensorflow as tf
 
 from mtlflow.ops.masked import masked_mean
 from mtlflow.train import gradients as G
-from mtlflow.train.replica_gradients import for_all_reduce, replica_share
+from mtlflow.train.replica_gradients import for_all_reduce
 
 
 class TrainStep:
@@ -57,37 +61,52 @@ class TrainStep:
         self.distributed, self.multi_worker = distributed, multi_worker
 
     @property
-    def _computes_task_gradients(self) -> bool:
-        cfg = self.config
-        if not self.shared_variables:  # nothing shared (sharing.type: none): nothing to compare
-            return False
-        if self.representation_keys:
-            return True
-        return bool(self.balancer.needs_gradients or cfg.task_clip_norm or cfg.diagnostics_every)
-
-    @property
     def _combines_task_gradients(self) -> bool:
         """Whether the update itself is built from the per-task gradients ``G``."""
         return bool(self.shared_variables and (self.balancer.needs_gradients or self.config.task_clip_norm))
 
-    def _task_gradients_wanted(self, state):
-        """Scalar bool: whether this step computes the per-task gradients ``G``."""
-        cfg = self.config
-        wanted = []
-        if self.balancer.needs_gradients:
-            wanted.append(self.balancer.wants_gradients(state) if self.balancer.wants_gradients
-                          else tf.constant(True))
-        if cfg.task_clip_norm:
-            wanted.append(tf.constant(True))
-        if cfg.diagnostics_every:
-            wanted.append(tf.equal(self.step_counter % cfg.diagnostics_every, 0))
-        return tf.reduce_any(tf.stack(wanted))
+    @property
+    def always_measured(self) -> bool:
+        """Whether every step needs the per-task gradients: a gradient-level balancer without
+        ``every: k``, ``task_clip_norm``, or gradients on the representation."""
+        if not self.shared_variables:
+            return False
+        if self.representation_keys or self.config.task_clip_norm:
+            return True
+        return bool(self.balancer.needs_gradients and not self._balancer_period)
 
-    def __call__(self, inputs, labels, masks):
-        """One optimisation step; returns ``{task: loss}`` (global masked means)."""
+    @property
+    def _balancer_period(self) -> int | None:
+        """``k`` of a gradient-level balancer wrapped by ``every: k`` (its recomputation steps
+        are ``0, k, 2k, …`` of the step counter, as the wrapper counts them)."""
+        every = self.config.balance.every
+        return every if self.balancer.needs_gradients and self.balancer.wants_gradients and every > 1 else None
+
+    def steps_until_measured(self, step: int) -> int | None:
+        """How many ordinary steps come before the next step that needs the per-task gradients
+        ``G``, counted from step ``step`` (0: ``step`` itself needs them; None: no step does).
+
+        Such a step — every ``diagnostics_every``-th, every ``k``-th under ``every: k`` — runs
+        in a compiled function of its own, picked in Python; the ordinary steps' function
+        carries no per-task backward pass, matrix or collective at all.
+        """
+        if not self.shared_variables:
+            return None
+        if self.always_measured:
+            return 0
+        periods = [p for p in (self.config.diagnostics_every, self._balancer_period) if p]
+        return min((-step) % p for p in periods) if periods else None
+
+    def __call__(self, inputs, labels, masks, measured: bool = False):
+        """One optimisation step; returns ``{task: loss}`` (global masked means).
+
+        ``measured`` (a Python bool, fixed when the step is traced): this step computes the
+        per-task gradients ``G`` of the shared parameters — for the balancer, for
+        ``task_clip_norm`` or for the diagnostics (see :meth:`steps_until_measured`).
+        """
         cfg = self.config
-        replicas = G.replicas_in_sync()
-        with tf.GradientTape(persistent=self._computes_task_gradients) as tape:
+        measured = bool(measured and self.shared_variables)
+        with tf.GradientTape(persistent=measured) as tape:
             predictions = self.model(inputs, training=True)
             per_example = {name: task.per_example_loss(labels[name], predictions[name])
                            for name, task in self.tasks.items()}
@@ -103,40 +122,28 @@ class TrainStep:
         shared_refs = {id(v) for v in shared}
         others = [v for v in variables if id(v) not in shared_refs]
 
-        if self.representation_keys:
+        if measured and self.representation_keys:
             result, new_state, by_variable = self._representation_step(
                 tape, local, [predictions[k] for k in self.representation_keys], losses, state, shared, others)
-        elif not self._combines_task_gradients:
-            # The update needs one backward pass of Σ w_t L_t (sparse embedding gradients
-            # stay sparse); per-task gradients, when diagnostics want them, only feed the
-            # statistics, on their steps.
+        elif measured and self._combines_task_gradients:
+            # G gives the shared parameters' update; one backward pass of Σ w_t L_t the rest's
+            matrix = self._task_gradient_matrix(tape, local, shared)
+            result, new_state, weights, combined = self._combine(matrix, losses, state)
+            rest = weighted_gradient(tape, local, self.trained, weights, others) if others else []
+            by_variable = {id(v): g for v, g in zip(shared, G.unflatten(combined, shared))}
+            by_variable.update({id(v): g for v, g in zip(others, G.all_reduce_sum(
+                for_all_reduce(rest, others, self.multi_worker)))})
+            self.stats.add_gradients(matrix)
+        else:
+            # One backward pass of Σ w_t L_t (sparse embedding gradients stay sparse). A
+            # gradient-level balancer under ``every: k`` keeps its last weights on these steps.
             result, new_state = self.balancer.update(losses=losses, gradients=None, state=state)
             grads = G.all_reduce_sum(for_all_reduce(
                 weighted_gradient(tape, local, self.trained, result.weights, variables), variables,
                 self.multi_worker))
             by_variable = {id(v): g for v, g in zip(variables, grads)}
-            if self._computes_task_gradients:
-                wanted = self._task_gradients_wanted(state)
-                self.stats.add_gradients(self._task_gradient_matrix(tape, local, shared, wanted), measured=wanted)
-        else:
-            wanted = self._task_gradients_wanted(state)
-            matrix = self._task_gradient_matrix(tape, local, shared, wanted)
-            result, new_state, weights, combined = self._combine(matrix, losses, state)
-
-            def plain_gradients():  # one backward pass of Σ w_t L_t for every variable
-                grads = weighted_gradient(tape, local, self.trained, weights, shared + others)
-                return [G.dense(g, v) for g, v in zip(grads, shared + others)]
-
-            def head_gradients():  # G has the shared part: only the task-specific rest
-                grads = weighted_gradient(tape, local, self.trained, weights, others) if others else []
-                return [tf.zeros_like(v) for v in shared] + [G.dense(g, v) for g, v in zip(grads, others)]
-
-            reduced = G.all_reduce_sum(tf.cond(wanted, head_gradients, plain_gradients))
-            plain, other_grads = reduced[:len(shared)], reduced[len(shared):]
-            shared_grads = tf.cond(wanted, lambda: G.unflatten(combined, shared), lambda: list(plain))
-            by_variable = {id(v): g for v, g in zip(shared, shared_grads)}
-            by_variable.update({id(v): g for v, g in zip(others, other_grads)})
-            self.stats.add_gradients(matrix, measured=wanted)
+            if measured:  # diagnostics only: G feeds the statistics, not the update
+                self.stats.add_gradients(self._task_gradient_matrix(tape, local, shared))
         del tape
         self.balance_state.assign(new_state)
         self.stats.add_weights(result.weights)
@@ -149,23 +156,16 @@ class TrainStep:
             clipped, _ = tf.clip_by_global_norm([grads[i] for i in present], cfg.clip_norm)
             for i, g in zip(present, clipped):
                 grads[i] = g
-        if replicas > 1:  # Keras optimizers sum gradients over replicas: hand each its share
-            grads = [replica_share(g, replicas) for g in grads]
+        # every gradient is already summed over the replicas: the optimizers apply it as it is
         self.optimizers.apply({id(v): g for v, g in zip(variables, grads)}, self.step_counter, self.epoch,
                               synchronised=self.distributed)
         self.step_counter.assign_add(1)
         return {name: reported[i] for i, name in enumerate(self.tasks)}
 
-    def _task_gradient_matrix(self, tape, local, shared, wanted):
-        """``G``: ``[T, P]`` per-task gradients of the shared parameters, summed over replicas,
-        on steps where ``wanted`` (zeros otherwise). Nothing synchronises inside the
-        ``tf.cond`` (tf.distribute forbids it): the branch computes this replica's part and
-        the all-reduce runs after it."""
-        size = sum(int(v.shape.num_elements()) for v in shared)
-        return G.all_reduce_sum(tf.cond(
-            wanted,
-            lambda: tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]),
-            lambda: tf.zeros([len(self.trained), size])))
+    def _task_gradient_matrix(self, tape, local, shared):
+        """``G``: ``[T, P]`` per-task gradients of the shared parameters, summed over replicas
+        (one all-reduce); only ever built on a measured step."""
+        return G.all_reduce_sum(tf.stack([G.flatten(tape.gradient(local[n], shared), shared) for n in self.trained]))
 
     def _combine(self, matrix, losses, state):
         """Balancer over the per-task gradients: ``(result, new state, weights, combined shared gradient)``."""
