@@ -28,6 +28,11 @@ class DataConfig(StrictModel):
     ``validation_split`` of the training file is held out. ``quotes: false`` reads CSV/TSV
     without quote processing (plain TSV whose texts may begin with ``"``). ``max_rows``
     keeps only the first that many rows of every split (quick smoke runs).
+
+    ``unseen_labels``: how evaluation scores a validation/test gold label that training
+    lacks (masked under ``on_bad_label: mask``): ``count_as_errors`` (as published
+    evaluations do: a wrong intent, missed slot spans, a wrong sentence) or ``exclude``
+    (those rows leave that task's and the joint metrics). See :mod:`mtlflow.evaluate.unseen`.
     """
 
     format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None
@@ -37,6 +42,7 @@ class DataConfig(StrictModel):
     validation_split: float = Field(0.1, ge=0.0, lt=1.0)
     on_bad_row: Literal["error", "skip"] = "error"
     on_bad_label: Literal["error", "mask"] = "error"
+    unseen_labels: Literal["count_as_errors", "exclude"] = "count_as_errors"
     bucket_boundaries: list[PositiveInt] | None = None
     quotes: bool = True
     max_rows: PositiveInt | None = None

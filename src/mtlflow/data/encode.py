@@ -20,6 +20,7 @@ from mtlflow.config import Config
 from mtlflow.data.table import Table
 from mtlflow.data.tokenize import tokenize
 from mtlflow.errors import ConfigError, DataError
+from mtlflow.evaluate.unseen import UnseenGold, record_unseen
 from mtlflow.tasks import LabelError, Task
 
 _SHOWN = 5  # messages kept per kind of issue
@@ -36,6 +37,8 @@ class EncodedSplit:
       masks: per task, float32 ``[n]``: 1 where the example carries that task's label.
       locations: ``file:line`` of every example.
       issues: counts and first messages of skipped rows and masked labels.
+      unseen: gold labels masked because training lacked them, kept for evaluation
+        (:mod:`mtlflow.evaluate.unseen`).
     """
 
     name: str
@@ -44,6 +47,7 @@ class EncodedSplit:
     masks: dict[str, np.ndarray]
     locations: list[str]
     issues: dict = field(default_factory=dict)
+    unseen: UnseenGold = field(default_factory=UnseenGold)
 
     def __len__(self) -> int:
         return len(self.locations)
@@ -83,6 +87,7 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
     locations: list[str] = []
     skipped = [{"location": loc, "reason": reason} for loc, reason in table.skipped]
     masked: dict[str, dict] = {t: {"missing": 0, "bad": 0, "filtered": 0, "messages": []} for t in tasks}
+    unseen = UnseenGold(data.unseen_labels, name)
 
     for row, location in zip(table.rows, table.locations):
         try:
@@ -105,6 +110,8 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
                     raise
                 label, mask = task.missing_label(), 0.0
                 masked[spec.name]["bad"] += 1
+                max_length = inputs.text.max_length if inputs.text else None
+                record_unseen(unseen, task, exc, row.get(spec.label_column), len(locations), tokens, max_length)
                 if len(masked[spec.name]["messages"]) < _SHOWN:
                     masked[spec.name]["messages"].append(str(exc))
             else:
@@ -124,7 +131,9 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
         labels={t: _stack_labels(v, tasks[t]) for t, v in labels.items()},
         masks={t: np.asarray(v, np.float32) for t, v in masks.items()},
         locations=locations,
-        issues={"rows": len(locations), "skipped_rows": skipped, "labels": masked},
+        issues={"rows": len(locations), "skipped_rows": skipped, "labels": masked,
+                "unseen_labels": {t: dict(c) for t, c in unseen.labels.items()}},
+        unseen=unseen,
     )
 
 
