@@ -103,6 +103,34 @@ class CharCNNConfig(StrictModel):
     dropout: Rate = 0.0
 
 
+class JointInteractionConfig(StrictModel):
+    """``encoder.interaction``: how the intent and slot streams of a joint NLU model interact.
+
+    Both need a text encoder with ``sharing.type: hard``, a ``multiclass`` task (``intent``)
+    and a ``tagging`` task (``slots``) that has no ``condition_on``:
+
+    * ``stack_propagation`` (Qin et al., EMNLP 2019): an LSTM intent decoder predicts the
+      intent at every token; the tokens' majority vote is the utterance intent
+      (:class:`~mtlflow.layers.TokenIntentVoting`), and an LSTM slot decoder reads each
+      token's state with that token's intent distribution, so the slot loss trains the
+      intent decoder too;
+    * ``co_interactive`` (Qin et al., ICASSP 2021): label attention gives an intent and a
+      slot stream (:class:`~mtlflow.layers.LabelAttention`), ``layers`` co-interactive
+      layers let each attend to the other (:class:`~mtlflow.layers.CoInteractiveAttention`);
+      the intent reads the max-pooled intent stream, the slots the slot stream.
+
+    ``units``: the decoders' LSTM width (``stack_propagation``) or the feed-forward width
+    (``co_interactive``). ``dropout``: on the decoders' inputs / the attention weights.
+    """
+
+    type: Literal["stack_propagation", "co_interactive"]
+    intent: str = "intent"
+    slots: str = "slots"
+    units: PositiveInt = 128
+    layers: PositiveInt = 1
+    dropout: Rate = 0.1
+
+
 class EncoderConfig(StrictModel):
     """How inputs become a shared representation.
 
@@ -118,6 +146,9 @@ class EncoderConfig(StrictModel):
 
     ``char_cnn`` (null = off) adds character-CNN features to every word's embedding
     (:class:`CharCNNConfig`), for words unseen in training.
+
+    ``interaction`` (null = off) joins an intent task and a slot task with a joint-NLU
+    interaction module (:class:`JointInteractionConfig`).
     """
 
     type: Literal["bilstm", "bigru", "transformer", "pretrained"] = "bilstm"
@@ -133,6 +164,7 @@ class EncoderConfig(StrictModel):
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
     char_cnn: CharCNNConfig | None = None
+    interaction: JointInteractionConfig | None = None
 
 
 _SHARING_KEYS = {
