@@ -19,7 +19,7 @@ import yaml
 
 from export_parity import assert_same_outputs, in_process_outputs, serve_in_fresh_process
 from mtlflow.errors import ConfigError
-from mtlflow.layers import CoInteractiveAttention, LabelAttention, TokenIntentVoting
+from mtlflow.layers import CoInteractiveAttention, LabelAttention, SFIDNetwork, TokenIntentVoting
 
 
 def _padded(states: np.ndarray, extra: int, fill: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +55,7 @@ def test_token_intent_voting_shapes_padding_and_vote():
     np.testing.assert_allclose(empty, np.full((2, 3), 1 / 3), rtol=1e-5)
 
 
-def test_label_and_co_interactive_attention_ignore_padding():
+def test_label_co_interactive_and_sf_id_ignore_padding():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(1)
     intent, slots = (rng.normal(size=(2, 4, 6)).astype(np.float32) for _ in range(2))
@@ -68,6 +68,12 @@ def test_label_and_co_interactive_attention_ignore_padding():
     padded_i, padded_s = layer(pad_i, pad_s, mask)
     np.testing.assert_allclose(np.asarray(padded_i)[:, :4], out_i, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(padded_s)[:, :4], out_s, rtol=1e-4, atol=1e-5)
+    sf_id = SFIDNetwork(iterations=2)
+    sf_intent, sf_slots = sf_id(intent, np.ones((2, 4), bool))
+    assert tuple(sf_intent.shape) == (2, 6) and tuple(sf_slots.shape) == (2, 4, 6)
+    padded_intent, padded_slots = sf_id(pad_i, mask)
+    np.testing.assert_allclose(padded_intent, sf_intent, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(padded_slots)[:, :4], sf_slots, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="same width"):
         CoInteractiveAttention()(intent, slots[..., :3], np.ones((2, 4), bool))
     with pytest.raises(ValueError, match=r"Argument `num_intents`.*Received: num_intents=0"):
@@ -146,7 +152,12 @@ def test_co_interactive_learns_intent_dependent_slots(runs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["stack_propagation", "co_interactive"])
+def test_sf_id_learns_intent_dependent_slots(runs):
+    _learns(runs("sf_id")[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["stack_propagation", "co_interactive", "sf_id"])
 def test_export_answers_raw_text_like_the_model(runs, kind):
     from mtlflow.run import export_run
 

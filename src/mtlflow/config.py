@@ -117,13 +117,17 @@ class JointInteractionConfig(StrictModel):
     * ``co_interactive`` (Qin et al., ICASSP 2021): label attention gives an intent and a
       slot stream (:class:`~mtlflow.layers.LabelAttention`), ``layers`` co-interactive
       layers let each attend to the other (:class:`~mtlflow.layers.CoInteractiveAttention`);
-      the intent reads the max-pooled intent stream, the slots the slot stream.
+      the intent reads the max-pooled intent stream, the slots the slot stream;
+    * ``sf_id`` (E et al., ACL 2019): the SF-ID network (:class:`~mtlflow.layers.SFIDNetwork`),
+      the intent context gating slot vectors and the slot vectors refining the intent
+      vector, ``layers`` rounds.
 
     ``units``: the decoders' LSTM width (``stack_propagation``) or the feed-forward width
-    (``co_interactive``). ``dropout``: on the decoders' inputs / the attention weights.
+    (``co_interactive``). ``layers``: co-interactive layers / SF-ID iterations. ``dropout``:
+    on the decoders' inputs / the attention weights.
     """
 
-    type: Literal["stack_propagation", "co_interactive"]
+    type: Literal["stack_propagation", "co_interactive", "sf_id"]
     intent: str = "intent"
     slots: str = "slots"
     units: PositiveInt = 128

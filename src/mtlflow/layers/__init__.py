@@ -9,7 +9,7 @@ also return their gates (``return_gates=True``), labelled by ``expert_names(task
 
 Joint intent/slot interaction layers (``encoder.interaction``): ``TokenIntentVoting``
 (Stack-Propagation), ``LabelAttention`` and ``CoInteractiveAttention`` (Co-Interactive
-Transformer).
+Transformer), ``SFIDNetwork`` (SF-ID network).
 """
 
 from mtlflow.layers.cgc import CGC
@@ -20,6 +20,7 @@ from mtlflow.layers.label_attention import LabelAttention
 from mtlflow.layers.mmoe import MMoE
 from mtlflow.layers.ple import PLE
 from mtlflow.layers.separate_bottom import SeparateBottom
+from mtlflow.layers.sf_id import SFIDNetwork
 from mtlflow.layers.shared_bottom import SharedBottom
 from mtlflow.layers.token_intent import TokenIntentVoting
 
@@ -31,6 +32,7 @@ __all__ = [
     "LabelAttention",
     "MMoE",
     "PLE",
+    "SFIDNetwork",
     "SeparateBottom",
     "SharedBottom",
     "TokenIntentVoting",

@@ -15,6 +15,11 @@ shared encoder's token states, instead of the plain ``tower + head`` per task:
       h ─► LabelAttention ("<slots>_label_attention")  ─► H_S ─┘  ("shared_co_interactive_<i>")
       H_I'' ─► masked max-pool ─► intent tower + head;   H_S'' ─► slot tower + head
 
+* ``sf_id`` (E et al., ACL 2019)::
+
+      h ─► SFIDNetwork ("shared_sf_id") ─► r_inte + mean h ─► intent tower + head
+                                        └► h_i + r_slot_i ─► slot tower + head
+
 Layer names follow the model's ownership rule (``<task>`` or ``<task>_*`` belong to the
 task, the rest is shared), so optimizer groups and balancers see the right variables.
 """
@@ -79,7 +84,7 @@ def check_interaction(config, tasks: dict) -> None:
 
 def build_interaction(config, tasks: dict, inputs: dict, tokens) -> dict:
     """``{intent: output, slots: output}`` of the interaction ``config.encoder.interaction`` names."""
-    from mtlflow.layers import CoInteractiveAttention, LabelAttention, TokenIntentVoting
+    from mtlflow.layers import CoInteractiveAttention, LabelAttention, SFIDNetwork, TokenIntentVoting
 
     check_interaction(config, tasks)
     spec = config.encoder.interaction
@@ -93,6 +98,9 @@ def build_interaction(config, tasks: dict, inputs: dict, tokens) -> dict:
             x = keras.layers.Dropout(spec.dropout, name=f"{slots.name}_decoder_dropout")(x)
         x = keras.layers.LSTM(spec.units, return_sequences=True, name=f"{slots.name}_decoder")(x, mask=mask)
         return {intent.name: intent_output, slots.name: slots.build_head(x)}
+    if spec.type == "sf_id":
+        intent_vector, slot_states = SFIDNetwork(spec.layers, name="shared_sf_id")(tokens, mask)
+        return {intent.name: intent.build_head(intent_vector), slots.name: slots.build_head(slot_states)}
     intent_states = LabelAttention(len(intent.labels), name=f"{intent.name}_label_attention")(tokens)
     slot_states = LabelAttention(len(slots.labels), name=f"{slots.name}_label_attention")(tokens)
     for i in range(spec.layers):
