@@ -82,7 +82,7 @@ def test_schema_and_init(tmp_path, capsys):
     assert "available: customer_service" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("template", ["snips", "sentence_vectors"])
+@pytest.mark.parametrize("template", ["snips", "nlu", "sentence_vectors"])
 def test_config_only_templates_are_valid(template, tmp_path, capsys):
     from mtlflow.config import load_config
 

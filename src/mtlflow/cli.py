@@ -20,6 +20,7 @@ TEMPLATES = {
     "customer_service": "customer_service.yaml",  # with its generated corpus
     "demo": "customer_service.yaml",
     "snips": "snips.yaml",  # JointBERT-format intent + slots; bring the data
+    "nlu": "nlu.yaml",  # intent + slots, JointBERT or CoNLL, English or Chinese; bring the data
     "sentence_vectors": "sentence_vectors.yaml",  # 768-d vectors → two heads; bring the data
 }
 WITH_DATA = {"customer_service.yaml"}

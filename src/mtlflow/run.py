@@ -310,7 +310,7 @@ def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | Non
     final_data = run.split_data(test_split) if test_split else validation_data
     metrics = {}
     if final_data is not None:
-        metrics = trainer.evaluator.evaluate(final_data.batches(config.training.batch_size))
+        metrics = trainer.evaluator.evaluate(final_data.batches(config.training.batch_size), final_data.unseen)
         write_metrics(metrics, run_dir)
         _report_gates(run, trainer.evaluator.gates, log)
     if export and config.export.base_dir:
@@ -354,8 +354,12 @@ def _issue_lines(split: EncodedSplit | None) -> list[str]:
         if counts["missing"]:
             lines.append(f"{split.name}: {counts['missing']} rows without a {task!r} label (masked for that task; "
                          "listed in data_report.json)")
-        if counts["bad"]:
-            lines.append(f"{split.name}: {counts['bad']} bad {task!r} labels masked (first: {counts['messages'][0]})")
+        unseen = split.unseen.describe(task)
+        if unseen:
+            lines.append(unseen)
+        other_bad = counts["bad"] - len(split.unseen.gold.get(task, {}))
+        if other_bad:
+            lines.append(f"{split.name}: {other_bad} bad {task!r} labels masked (first: {counts['messages'][0]})")
         if counts.get("filtered"):
             lines.append(f"{split.name}: {counts['filtered']} {task!r} labels outside its `where` rows (masked for that task)")
     return lines
@@ -425,7 +429,7 @@ def evaluate_run(run: Run, data: str | None = None, log=None) -> dict:
         log(f"mtlflow: {line}")
     weights = {n: t.spec.weight for n, t in run.tasks.items()}
     evaluator = Evaluator(run.model, run.tasks, weights)
-    metrics = evaluator.evaluate(run.split_data(split).batches(run.config.training.batch_size))
+    metrics = evaluator.evaluate(run.split_data(split).batches(run.config.training.batch_size), split.unseen)
     _report_gates(run, evaluator.gates, log)
     return metrics
 

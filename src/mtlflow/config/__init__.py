@@ -34,6 +34,7 @@ from mtlflow.config.early_stopping import EarlyStopping
 from mtlflow.config.encoder import CharCNNConfig, EncoderConfig
 from mtlflow.config.export import ExportConfig
 from mtlflow.config.inputs import DenseInput, InputsConfig, TextInput
+from mtlflow.config.interaction import JointInteractionConfig
 from mtlflow.config.loading import apply_profile, config_schema, load_config, parse_config, resolve
 from mtlflow.config.overrides import apply_overrides, parse_override
 from mtlflow.config.pipeline import GateConfig, PipelineConfig, ValidationConfig
@@ -80,6 +81,7 @@ __all__ = [
     "DistributionConfig",
     "EarlyStopping",
     "EncoderConfig",
+    "JointInteractionConfig",
     "ExportConfig",
     "FixedBalance",
     "GateConfig",

@@ -19,6 +19,11 @@ class DataConfig(StrictModel):
     ``on_missing_label``: a JSON Lines row without a task's label key is an error naming
     ``file:line`` (so a row that lost its label is not trained without it unnoticed), unless
     ``mask``: then a missing key means unlabelled, like ``null``.
+
+    ``unseen_labels``: how evaluation scores a validation/test gold label that training
+    lacks (masked under ``on_bad_label: mask``): ``count_as_errors`` (as published
+    evaluations do: a wrong intent, missed slot spans, a wrong sentence) or ``exclude``
+    (those rows leave that task's and the joint metrics). See :mod:`mtlflow.evaluate.unseen`.
     """
 
     format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None
@@ -29,6 +34,7 @@ class DataConfig(StrictModel):
     on_bad_row: Literal["error", "skip"] = "error"
     on_bad_label: Literal["error", "mask"] = "error"
     on_missing_label: Literal["error", "mask"] = "error"
+    unseen_labels: Literal["count_as_errors", "exclude"] = "count_as_errors"
     bucket_boundaries: list[PositiveInt] | None = None
     quotes: bool = True
     max_rows: PositiveInt | None = None

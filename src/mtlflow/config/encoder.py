@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from mtlflow.config.base import PositiveInt, Rate, StrictModel
+from mtlflow.config.interaction import JointInteractionConfig
 
 
 class CharCNNConfig(StrictModel):
@@ -40,6 +41,9 @@ class EncoderConfig(StrictModel):
 
     ``char_cnn`` (null = off) adds character-CNN features to every word's embedding
     (:class:`CharCNNConfig`), for words unseen in training.
+
+    ``interaction`` (null = off) joins an intent task and a slot task with a joint-NLU
+    interaction module (:class:`~mtlflow.config.interaction.JointInteractionConfig`).
     """
 
     type: Literal["bilstm", "bigru", "transformer", "pretrained"] = "bilstm"
@@ -55,3 +59,4 @@ class EncoderConfig(StrictModel):
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
     char_cnn: CharCNNConfig | None = None
+    interaction: JointInteractionConfig | None = None

@@ -22,6 +22,7 @@ class SplitData:
 
     def __init__(self, split: EncodedSplit, preprocessor, tasks: dict[str, Task]):
         self.size = len(split)
+        self.unseen = split.unseen  # gold labels unseen in training, for the evaluator
         self.tasks = tasks
         self.inputs = preprocessor.transform(split.features)
         self.labels = {}

@@ -25,6 +25,7 @@ from mtlflow.data.label_types import label_type_problem
 from mtlflow.data.table import Table
 from mtlflow.data.tokenize import tokenize
 from mtlflow.errors import ConfigError, DataError
+from mtlflow.evaluate.unseen import UnseenGold, record_unseen
 from mtlflow.tasks import LabelError, Task
 
 _SHOWN = 5  # messages kept per kind of issue
@@ -43,6 +44,8 @@ class EncodedSplit:
       issues: skipped rows, and per task the counts, first messages and ``masked_rows``
         (every masked label's ``location`` and ``why``: ``null``, ``missing key``,
         ``bad label`` with its ``reason``, or ``filtered`` by ``where:``).
+      unseen: gold labels masked because training lacked them, kept for evaluation
+        (:mod:`mtlflow.evaluate.unseen`).
     """
 
     name: str
@@ -51,6 +54,7 @@ class EncodedSplit:
     masks: dict[str, np.ndarray]
     locations: list[str]
     issues: dict = field(default_factory=dict)
+    unseen: UnseenGold = field(default_factory=UnseenGold)
 
     def __len__(self) -> int:
         return len(self.locations)
@@ -97,6 +101,7 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
     skipped = [{"location": loc, "reason": reason} for loc, reason in table.skipped]
     masked: dict[str, dict] = {
         t: {"missing": 0, "bad": 0, "filtered": 0, "messages": [], "masked_rows": []} for t in tasks}
+    unseen = UnseenGold(data.unseen_labels, name)
 
     for index, (row, location) in enumerate(zip(table.rows, table.locations)):
         try:
@@ -121,6 +126,8 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
                 label, mask = task.missing_label(), 0.0
                 report["bad"] += 1
                 report["masked_rows"].append({"location": cell, "why": "bad label", "reason": str(exc)})
+                max_length = inputs.text.max_length if inputs.text else None
+                record_unseen(unseen, task, exc, row.get(spec.label_column), len(locations), tokens, max_length)
                 if len(report["messages"]) < _SHOWN:
                     report["messages"].append(str(exc))
             else:
@@ -145,7 +152,9 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
         labels={t: _stack_labels(v, tasks[t]) for t, v in labels.items()},
         masks={t: np.asarray(v, np.float32) for t, v in masks.items()},
         locations=locations,
-        issues={"rows": len(locations), "skipped_rows": skipped, "labels": masked},
+        issues={"rows": len(locations), "skipped_rows": skipped, "labels": masked,
+                "unseen_labels": {t: dict(c) for t, c in unseen.labels.items()}},
+        unseen=unseen,
     )
 
 

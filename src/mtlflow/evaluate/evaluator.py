@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from mtlflow.evaluate.unseen import SCORABLE_TYPES, UnseenGold
 from mtlflow.ops.masked import masked_mean
 
 
@@ -20,6 +21,9 @@ class Evaluator:
       of "right" and are left out of it;
     * ``joint.loss``: ``Σ_t w_t L_t`` over the whole split.
 
+    Gold labels unseen in training (masked for the loss, listed in ``unseen``) are scored
+    as errors or excluded, as :mod:`mtlflow.evaluate.unseen` describes; each task's
+    metrics then hold ``unseen_labels`` (split, rows, labels, how they were scored).
 
     After :meth:`evaluate`, :attr:`gates` holds ``{task: mean gate weight per expert}``
     for models with gated sharing layers (outputs ``gates.<task>``), averaged over the
@@ -47,9 +51,15 @@ class Evaluator:
         predictions = {k: v for k, v in predictions.items() if k in self.tasks}
         return predictions, sums, gate_sums
 
-    def collect(self, batches: tf.data.Dataset):
-        """Per task: labels, predictions, labelled flags (token tasks: lists trimmed to length)."""
-        gathered = {n: {"true": [], "pred": [], "labelled": []} for n in self.tasks}
+    def collect(self, batches: tf.data.Dataset, unseen: UnseenGold | None = None):
+        """Per task: labels, predictions, labelled flags (token tasks: lists trimmed to length).
+
+        Token-level tasks also keep, under ``"unseen_pred"``, the untrimmed predictions of
+        the rows ``unseen`` lists for them (their mask is 0, so the mask gives no length).
+        """
+        gathered = {n: {"true": [], "pred": [], "labelled": [], "unseen_pred": {}} for n in self.tasks}
+        unseen_rows = {n: set(unseen.gold.get(n, {})) for n in self.tasks} if unseen else {}
+        row = 0
         loss_sum = {n: 0.0 for n in self.tasks}
         count = {n: 0.0 for n in self.tasks}
         gate_total: dict = {}
@@ -64,6 +74,9 @@ class Evaluator:
                 y, p, m = labels[name].numpy(), predictions[name].numpy(), masks[name].numpy()
                 out = gathered[name]
                 if task.level == "token":
+                    for i in range(len(p)):
+                        if row + i in unseen_rows.get(name, ()):
+                            out["unseen_pred"][row + i] = p[i]
                     lengths = m.sum(axis=1).astype(int)
                     out["labelled"].extend(lengths > 0)
                     out["true"].extend(y[i, :k] for i, k in enumerate(lengths))
@@ -72,6 +85,7 @@ class Evaluator:
                     out["labelled"].extend(m > 0)
                     out["true"].append(y)
                     out["pred"].append(p)
+            row += len(next(iter(masks.values())))
         for name, task in self.tasks.items():
             out = gathered[name]
             out["labelled"] = np.asarray(out["labelled"], bool)
@@ -82,28 +96,67 @@ class Evaluator:
         self.gates = {name: total / max(seen, 1.0) for name, (total, seen) in gate_total.items()}
         return gathered
 
-    def evaluate(self, batches: tf.data.Dataset) -> dict:
-        gathered = self.collect(batches)
+    def evaluate(self, batches: tf.data.Dataset, unseen: UnseenGold | None = None) -> dict:
+        """Metrics of every task and the joint ones over ``batches`` (in split order).
+
+        ``unseen``: the split's gold labels unseen in training (``SplitData.unseen``).
+        """
+        gathered = self.collect(batches, unseen)
         metrics: dict = {}
         n = len(next(iter(gathered.values()))["labelled"])
         all_right = np.ones(n, bool)
         judged = np.zeros(n, bool)
+        excluded = np.zeros(n, bool)  # rows left out of the joint accuracy (policy exclude)
         for name, task in self.tasks.items():
             out = gathered[name]
             keep = out["labelled"]
-            y_true, y_pred = _select(out["true"], keep), _select(out["pred"], keep)
+            true, pred = out["true"], out["pred"]
+            rows = unseen.rows(name) if unseen else []
+            scorable = task.type_name in SCORABLE_TYPES
+            if rows and unseen.policy == "count_as_errors" and scorable:
+                true, pred, keep = _with_unseen(task, true, pred, keep, unseen.gold[name], out["unseen_pred"])
+            elif rows:
+                excluded[rows] = True
+            y_true, y_pred = _select(true, keep), _select(pred, keep)
             task_metrics = task.evaluate(y_true, y_pred) if keep.any() else {}
             metrics[name] = {**task.selected_metrics(task_metrics), "loss": out["loss"], "count": int(keep.sum())}
+            if unseen is not None:
+                metrics[name]["unseen_labels"] = unseen.summary(name, scorable)
             right = task.correct(y_true, y_pred) if keep.any() else None
             if right is not None:
                 all_right[np.flatnonzero(keep)[~right]] = False
                 judged |= keep
+        judged &= ~excluded
         metrics["joint"] = {
             "accuracy": float(all_right[judged].mean()) if judged.any() else float("nan"),
             "loss": float(sum(self.weights[t] * gathered[t]["loss"] for t in self.tasks)),
             "count": int(judged.sum()),
         }
         return metrics
+
+
+def _with_unseen(task, true, pred, keep: np.ndarray, gold: dict, unseen_pred: dict):
+    """Labels, predictions and flags with the unseen-gold rows added back (row order kept).
+
+    Example-level (multiclass): the gold becomes an index past the inventory, one per
+    unseen label, which no prediction can equal. Token-level: the gold is the row's tag
+    list (strings, which :class:`~mtlflow.tasks.tagging.TaggingTask` scores as they are)
+    and the prediction is cut to its length.
+    """
+    keep = keep.copy()
+    rows = sorted(gold)
+    keep[rows] = True
+    if task.level == "token":
+        true, pred = list(true), list(pred)
+        for r in rows:
+            true[r] = list(gold[r])
+            pred[r] = unseen_pred[r][: len(gold[r])]
+        return true, pred, keep
+    extra = {label: len(task.labels) + i for i, label in enumerate(sorted(set(gold.values())))}
+    true = np.array(true, copy=True)
+    for r in rows:
+        true[r] = extra[gold[r]]
+    return true, pred, keep
 
 
 def _select(values, keep: np.ndarray):

@@ -14,6 +14,7 @@ from mtlflow.files import write_text_atomic
 _write_atomic = write_text_atomic  # the name the pipeline's stages import
 
 PER_TYPE_KEY = "per_type"
+UNSEEN_KEY = "unseen_labels"
 
 HEADLINE_METRICS = ("auc", "accuracy", "f1", "micro_f1", "rmse")
 """The metric that stands for a task in one-line summaries, by task type."""
@@ -48,7 +49,8 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     The main table has one row per (task, scalar metric), in insertion order;
     nested values (e.g. a span task's ``per_type`` dict) are left out of it.
     Each task with a ``per_type`` mapping gets a second table with one row per
-    chunk type and one column per per-type metric.  Floats are shown to 4
+    chunk type and one column per per-type metric. The tasks' ``unseen_labels``
+    (gold labels unseen in training; :mod:`mtlflow.evaluate.unseen`) make a last table.  Floats are shown to 4
     decimals and NaN as ``n/a``.
     """
     rows = []
@@ -65,6 +67,14 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
         columns = list(dict.fromkeys(name for values in per_type.values() for name in values))
         type_rows = [[kind, *(values.get(c) for c in columns)] for kind, values in per_type.items()]
         lines += ["", f"### {task}: per-type metrics", "", *_table(["type", *columns], type_rows, numeric_from=1)]
+
+    unseen = [(task, m[UNSEEN_KEY]) for task, m in metrics.items() if isinstance(m.get(UNSEEN_KEY), Mapping)]
+    if unseen:
+        unseen_rows = [[u.get("split", ""), task, u.get("scored", ""),
+                        ", ".join(f"{k} ×{v}" for k, v in u.get("labels", {}).items()) or "none", u.get("rows", 0)]
+                       for task, u in unseen]
+        lines += ["", "### Gold labels unseen in training", "",
+                  *_table(["split", "task", "scored", "labels", "rows"], unseen_rows, numeric_from=4)]
     return "\n".join(lines) + "\n"
 
 

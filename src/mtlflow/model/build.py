@@ -94,11 +94,21 @@ def build_model(config: Config, vocab: Vocabularies, tasks: dict[str, Task],
     head_inputs: dict = {}  # task → the tensor its own layers start from (its encoder's input with sharing none)
     own = {n: t for n, t in tasks.items() if not _factors(t)}
     tokens = pooled = None
+    if config.encoder.interaction is not None:
+        from mtlflow.model.interaction import check_interaction
+
+        check_interaction(config, tasks)
     if config.sharing.type in ("hard", "none"):
         shared = encode(config, vocab, inputs, "shared", pretrained_weights) if config.sharing.type == "hard" else None
         if shared:
             tokens, pooled = shared
+        if config.encoder.interaction is not None:  # joint intent/slot module (model/interaction.py)
+            from mtlflow.model.interaction import build_interaction
+
+            outputs.update(build_interaction(config, tasks, inputs, tokens))
         for name, task in _sources_first(own):
+            if name in outputs:
+                continue
             task_tokens, task_pooled = shared or encode(config, vocab, inputs, name)
             outputs[name] = _head(task, task_tokens if task.level == "token" else task_pooled, outputs)
             head_inputs[name] = (task_tokens if task.level == "token" else task_pooled) if shared else None

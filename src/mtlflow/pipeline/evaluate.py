@@ -34,7 +34,12 @@ def subset(split, index: np.ndarray, name: str | None = None):
         masks={k: v[index] for k, v in split.masks.items()},
         locations=[split.locations[i] for i in index],
         issues={},
+        unseen=split.unseen.subset(index),
     )
+
+
+def _evaluate_subset(evaluator, run, split, batch_size: int) -> dict:
+    return evaluator.evaluate(run.split_data(split).batches(batch_size), split.unseen)
 
 
 def evaluation_data(context: PipelineContext, tasks: dict):
@@ -66,7 +71,7 @@ def evaluate_stage(context: PipelineContext, out: Path) -> StageOutcome:
     name, table, split = evaluation_data(context, run.tasks)
     batch_size = config.training.batch_size
     evaluator = Evaluator(run.model, run.tasks, {n: t.spec.weight for n, t in run.tasks.items()})
-    metrics = evaluator.evaluate(run.split_data(split).batches(batch_size))
+    metrics = evaluator.evaluate(run.split_data(split).batches(batch_size), split.unseen)
     out.mkdir(parents=True, exist_ok=True)
     outputs = list(write_metrics(metrics, out))
 
@@ -76,7 +81,7 @@ def evaluate_stage(context: PipelineContext, out: Path) -> StageOutcome:
     for column in config.pipeline.slices:
         values = [rows[location].get(column) for location in split.locations]
         slices[column] = slice_metrics(
-            values, lambda index: evaluator.evaluate(run.split_data(subset(split, index)).batches(batch_size)), minimum)
+            values, lambda index: _evaluate_subset(evaluator, run, subset(split, index), batch_size), minimum)
     _write_atomic(out / "slices.json", json.dumps(json_safe(slices), ensure_ascii=False, indent=1) + "\n")
     _write_atomic(out / "slices.md", slices_markdown(slices, minimum) if slices else "no pipeline.slices configured\n")
     _write_atomic(out / "evaluation.json", json.dumps(

@@ -29,7 +29,12 @@ class LabelError(DataError):
 
     Raised by :meth:`Task.encode`; the data pipeline either re-raises it or, when the
     config says ``data.on_bad_label: mask``, masks that label and counts it.
+
+    ``unseen_label``: the label name when the value is a well-formed label that the task's
+    inventory lacks (unseen in training); evaluation still scores such gold labels.
     """
+
+    unseen_label: str | None = None
 
 
 class MaskedTaskLoss(keras.losses.Loss):

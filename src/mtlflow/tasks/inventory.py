@@ -24,10 +24,12 @@ def lookup_or_raise(index: dict[str, int], value, task: str, location: str, inve
     key = value if isinstance(value, str) else str(value)
     if key not in index:
         shown = ", ".join(inventory[:12]) + (", ..." if len(inventory) > 12 else "")
-        raise LabelError(
+        error = LabelError(
             f"{location}: task {task!r}: unknown label {key!r} (known: {shown}); add it to the "
             "training data or the task's `labels`, or set data.on_bad_label: mask to skip it"
         )
+        error.unseen_label = key  # evaluation scores such gold labels (mtlflow.evaluate.unseen)
+        raise error
     return index[key]
 
 

@@ -149,6 +149,13 @@ class TaggingTask(InventoryMixin, Task):
     def _tags(self, ids) -> list[str]:
         return [self.labels[i] for i in ids]
 
+    def _gold_tags(self, gold) -> list[str]:
+        """Gold tag ids → tags; a list of tag strings (a gold sequence holding a tag unseen in
+        training, see :mod:`mtlflow.evaluate.unseen`) is already the tags."""
+        if isinstance(gold, list) and gold and isinstance(gold[0], str):
+            return gold
+        return self._tags(gold)
+
     def _constraints(self):
         """Transition/start/end scores of the current tag inventory (cached per inventory)."""
         key = tuple(self.labels)
@@ -173,9 +180,9 @@ class TaggingTask(InventoryMixin, Task):
         return self._tags(viterbi_numpy(scores, *self._constraints()))
 
     def evaluate(self, y_true, y_pred):
-        """``y_true``: list of tag-id arrays; ``y_pred``: list of ``[len, tags]`` model outputs."""
+        """``y_true``: list of tag-id arrays (or tag lists); ``y_pred``: list of ``[len, tags]`` model outputs."""
         tables = self._decoding_tables()
-        true_tags = [self._tags(t) for t in y_true]
+        true_tags = [self._gold_tags(t) for t in y_true]
         pred_tags = [self.best_tags(p, tables) for p in y_pred]
         return M.span_prf(true_tags, pred_tags, scheme=self.spec.scheme)
 
@@ -183,7 +190,7 @@ class TaggingTask(InventoryMixin, Task):
         scheme, tables = self.spec.scheme, self._decoding_tables()
         return np.array(
             [
-                set(spans_from_tags(self._tags(t), scheme)) == set(spans_from_tags(self.best_tags(p, tables), scheme))
+                set(spans_from_tags(self._gold_tags(t), scheme)) == set(spans_from_tags(self.best_tags(p, tables), scheme))
                 for t, p in zip(y_true, y_pred)
             ],
             dtype=bool,

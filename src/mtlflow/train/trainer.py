@@ -229,7 +229,8 @@ class Trainer:
             record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - began, 3),
                       "train_loss": losses, "balance": self.stats.read_and_reset(self.trained)}
             if validation is not None:
-                record["validation"] = self.evaluator.evaluate(epoch_batches(validation, cfg.batch_size))
+                record["validation"] = self.evaluator.evaluate(epoch_batches(validation, cfg.batch_size),
+                                                               getattr(validation, "unseen", None))
                 if self.evaluator.gates:
                     record["gates"] = {t: [round(float(w), 4) for w in g] for t, g in self.evaluator.gates.items()}
             self.epoch.assign(epoch + 1)
