@@ -111,6 +111,6 @@ def test_a_missing_key_means_unlabelled_when_the_config_says_so(tmp_path):
 
 
 def test_skipped_rows_and_filtered_labels_are_all_listed(tmp_path):
-    rows = [GOOD, {**GOOD, "text": ""}, GOOD, {**GOOD, "text": 5}]
+    rows = [GOOD, {**GOOD, "text": None}, GOOD, {**GOOD, "text": 5}]
     split, _ = _encode(tmp_path, rows, on_bad_row="skip")
     assert [s["location"].rsplit(":", 1)[1] for s in split.issues["skipped_rows"]] == ["2", "4"]

@@ -49,16 +49,36 @@ def test_balance_hyperparameters_in_the_config_match_the_factories():
         assert accepted == set(BALANCE_HYPERPARAMETERS[name]), name
 
 
-def test_a_balancer_state_resumes_from_the_checkpoint(tmp_path):
+def test_a_balancer_state_resumes_from_the_checkpoint(tmp_path, monkeypatch):
+    """A run stopped after epoch 1's checkpoint resumes with the balancer state it had then."""
+    from mtlflow.train.trainer import Trainer
+
     path = project(tmp_path, {"balance": {"method": "uncertainty", "learning_rate": 0.05}}, epochs=2,
                    tasks=["topic", "score"])
-    run, _ = train(path, tmp_path / "run", verbose=False)
-    state = [v.numpy().copy() for v in run.trainer.balance_state.fields.values()]
-    assert any(np.abs(s).max() > 0 for s in state)  # the log-variances moved
+    saved, restored = [], []
+    save, restore = Trainer._save, Trainer.restore
 
-    again, _ = train(path.parent / "config.yaml", tmp_path / "run", resume=True, verbose=False)
-    restored = [v.numpy() for v in again.trainer.balance_state.fields.values()]
-    for a, b in zip(state, restored):
+    class Stop(Exception):
+        pass
+
+    def save_then_stop(self, best):
+        save(self, best)
+        saved.append([v.numpy().copy() for v in self.balance_state.fields.values()])
+        raise Stop
+
+    def restore_and_record(self):
+        epoch = restore(self)
+        restored.append([v.numpy().copy() for v in self.balance_state.fields.values()])
+        return epoch
+
+    monkeypatch.setattr(Trainer, "_save", save_then_stop)
+    with pytest.raises(Stop):
+        train(path, tmp_path / "run", verbose=False)
+    assert any(np.abs(s).max() > 0 for s in saved[0])  # the log-variances moved
+    monkeypatch.setattr(Trainer, "_save", save)
+    monkeypatch.setattr(Trainer, "restore", restore_and_record)
+    train(path.parent / "config.yaml", tmp_path / "run", resume=True, verbose=False)
+    for a, b in zip(saved[0], restored[0]):
         np.testing.assert_allclose(a, b)
 
 

@@ -18,6 +18,7 @@ messages are limited to ``max_body_bytes`` in and ``max_response_bytes`` out.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent import futures
 
@@ -324,12 +325,21 @@ class GrpcFrontEnd:
         serving = health_pb2.HealthCheckResponse.SERVING
         for service in ("", PREDICTION_SERVICE, MODEL_SERVICE):
             self.health.set(service, serving)
+        self._statuses: dict[str, int] = {}
+        self._status_lock = threading.Lock()
         core.add_listener(self._model_changed)
         self.server.start()
 
     def _model_changed(self, name: str, serving: bool) -> None:
+        """Sets a model's health status when it changes: Watch streams send every ``set``, and
+        a swap (version 2 loads while 1 still serves) must not tell a watcher SERVING twice."""
         status = health_pb2.HealthCheckResponse
-        self.health.set(name, status.SERVING if serving else status.NOT_SERVING)
+        value = status.SERVING if serving else status.NOT_SERVING
+        with self._status_lock:
+            if self._statuses.get(name) == value:
+                return
+            self._statuses[name] = value
+            self.health.set(name, value)
 
     def stop(self, grace: float):
         """Every health status goes NOT_SERVING, then the server drains for ``grace`` seconds."""
