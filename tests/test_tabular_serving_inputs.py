@@ -117,7 +117,9 @@ def check_outputs(run, out: dict[str, np.ndarray], n: int) -> None:
         assert probability.shape == (n,) and np.isfinite(probability).all(), name
         assert ((probability >= 0) & (probability <= 1)).all(), name
     if "ctcvr" in run.tasks:  # ESMM: pCTCVR = pCTR × pCVR
-        np.testing.assert_allclose(out["ctcvr_probability"], out["ctr_probability"] * out["cvr_probability"], rtol=1e-5)
+        # atol: a product below float32's normal range (1e-38) may be flushed to 0
+        np.testing.assert_allclose(out["ctcvr_probability"], out["ctr_probability"] * out["cvr_probability"],
+                                   rtol=1e-5, atol=1e-30)
 
 
 def _property_test(profile):
