@@ -97,3 +97,12 @@ def test_every_argument_has_help_text():
     missing = [f"{name} {action.dest}" for name, sub in commands.choices.items() for action in sub._actions
                if not isinstance(action, argparse._HelpAction) and not action.help]
     assert missing == []
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """`mtlflow schema | head`: the closed pipe ends the command quietly, exit 0."""
+    process = subprocess.Popen([sys.executable, "-m", "mtlflow", "schema"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the schema is written: the write fails
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and b"Traceback" not in stderr, stderr.decode()

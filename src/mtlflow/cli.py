@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except MtlflowError as exc:
         print(f"mtlflow: {exc.kind}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `mtlflow schema | head`: the reader left; nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("mtlflow: interrupted", file=sys.stderr)
         return 130
