@@ -23,7 +23,7 @@ class DataConfig(StrictModel):
     ``unseen_labels``: how evaluation scores a validation/test gold label that training
     lacks (masked under ``on_bad_label: mask``): ``count_as_errors`` (as published
     evaluations do: a wrong intent, missed slot spans, a wrong sentence) or ``exclude``
-    (those rows leave that task's and the joint metrics). See :mod:`mtlflow.evaluate.unseen`.
+    (those rows leave that task's and the joint metrics). See :mod:`mtlflow.data.unseen`.
     """
 
     format: Literal["csv", "tsv", "jsonl", "jointbert", "conll"] | None = None

@@ -25,7 +25,7 @@ from mtlflow.data.label_types import label_type_problem
 from mtlflow.data.table import Table
 from mtlflow.data.tokenize import tokenize
 from mtlflow.errors import ConfigError, DataError
-from mtlflow.evaluate.unseen import UnseenGold, record_unseen
+from mtlflow.data.unseen import UnseenGold, record_unseen
 from mtlflow.tasks import LabelError, Task
 
 _SHOWN = 5  # messages kept per kind of issue
@@ -45,7 +45,7 @@ class EncodedSplit:
         (every masked label's ``location`` and ``why``: ``null``, ``missing key``,
         ``bad label`` with its ``reason``, or ``filtered`` by ``where:``).
       unseen: gold labels masked because training lacked them, kept for evaluation
-        (:mod:`mtlflow.evaluate.unseen`).
+        (:mod:`mtlflow.data.unseen`).
     """
 
     name: str

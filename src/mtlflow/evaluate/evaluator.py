@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from mtlflow.evaluate.unseen import SCORABLE_TYPES, UnseenGold
+from mtlflow.data.unseen import SCORABLE_TYPES, UnseenGold
 from mtlflow.ops.masked import masked_mean
 
 
@@ -22,7 +22,7 @@ class Evaluator:
     * ``joint.loss``: ``Σ_t w_t L_t`` over the whole split.
 
     Gold labels unseen in training (masked for the loss, listed in ``unseen``) are scored
-    as errors or excluded, as :mod:`mtlflow.evaluate.unseen` describes; each task's
+    as errors or excluded, as :mod:`mtlflow.data.unseen` describes; each task's
     metrics then hold ``unseen_labels`` (split, rows, labels, how they were scored).
 
     After :meth:`evaluate`, :attr:`gates` holds ``{task: mean gate weight per expert}``

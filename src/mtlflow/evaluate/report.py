@@ -50,7 +50,7 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     nested values (e.g. a span task's ``per_type`` dict) are left out of it.
     Each task with a ``per_type`` mapping gets a second table with one row per
     chunk type and one column per per-type metric. The tasks' ``unseen_labels``
-    (gold labels unseen in training; :mod:`mtlflow.evaluate.unseen`) make a last table.  Floats are shown to 4
+    (gold labels unseen in training; :mod:`mtlflow.data.unseen`) make a last table.  Floats are shown to 4
     decimals and NaN as ``n/a``.
     """
     rows = []

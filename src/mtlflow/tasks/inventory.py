@@ -28,7 +28,7 @@ def lookup_or_raise(index: dict[str, int], value, task: str, location: str, inve
             f"{location}: task {task!r}: unknown label {key!r} (known: {shown}); add it to the "
             "training data or the task's `labels`, or set data.on_bad_label: mask to skip it"
         )
-        error.unseen_label = key  # evaluation scores such gold labels (mtlflow.evaluate.unseen)
+        error.unseen_label = key  # evaluation scores such gold labels (mtlflow.data.unseen)
         raise error
     return index[key]
 

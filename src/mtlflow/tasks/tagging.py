@@ -151,7 +151,7 @@ class TaggingTask(InventoryMixin, Task):
 
     def _gold_tags(self, gold) -> list[str]:
         """Gold tag ids → tags; a list of tag strings (a gold sequence holding a tag unseen in
-        training, see :mod:`mtlflow.evaluate.unseen`) is already the tags."""
+        training, see :mod:`mtlflow.data.unseen`) is already the tags."""
         if isinstance(gold, list) and gold and isinstance(gold[0], str):
             return gold
         return self._tags(gold)
