@@ -357,6 +357,9 @@ def _issue_lines(split: EncodedSplit | None) -> list[str]:
         unseen = split.unseen.describe(task)
         if unseen:
             lines.append(unseen)
+        cut = split.unseen.describe_past_max_length(task)
+        if cut:
+            lines.append(cut)
         other_bad = counts["bad"] - len(split.unseen.gold.get(task, {}))
         if other_bad:
             lines.append(f"{split.name}: {other_bad} bad {task!r} labels masked (first: {counts['messages'][0]})")

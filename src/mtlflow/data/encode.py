@@ -101,7 +101,8 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
     skipped = [{"location": loc, "reason": reason} for loc, reason in table.skipped]
     masked: dict[str, dict] = {
         t: {"missing": 0, "bad": 0, "filtered": 0, "messages": [], "masked_rows": []} for t in tasks}
-    unseen = UnseenGold(data.unseen_labels, name)
+    max_length = inputs.text.max_length if inputs.text else None
+    unseen = UnseenGold(data.unseen_labels, name, max_length=max_length)
 
     for index, (row, location) in enumerate(zip(table.rows, table.locations)):
         try:
@@ -120,13 +121,15 @@ def encode_table(table: Table, config: Config, tasks: dict[str, Task], name: str
                 label, mask = task.encode(_label_value(row, spec, task, table, cell, data.on_missing_label), cell)
                 if task.level == "token" and mask:
                     label = _align(label, tokens, spec.name, cell, inputs.text)
+                    if max_length and len(label) > max_length:
+                        unseen.add_past_max_length(spec.name, len(locations), [task.labels[i] for i in label])
+                        label = label[:max_length]
             except LabelError as exc:
                 if data.on_bad_label != "mask":
                     raise
                 label, mask = task.missing_label(), 0.0
                 report["bad"] += 1
                 report["masked_rows"].append({"location": cell, "why": "bad label", "reason": str(exc)})
-                max_length = inputs.text.max_length if inputs.text else None
                 record_unseen(unseen, task, exc, row.get(spec.label_column), len(locations), tokens, max_length)
                 if len(report["messages"]) < _SHOWN:
                     report["messages"].append(str(exc))
@@ -236,13 +239,15 @@ def _vector(value: Any, dense, location: str) -> np.ndarray:
 
 
 def _align(label: np.ndarray, tokens: list[str], task: str, location: str, text) -> np.ndarray:
+    """The tag ids of one sentence, whole (the caller cuts them to ``max_length`` and keeps the
+    full gold for evaluation)."""
     if len(label) != len(tokens):
         raise LabelError(
             f"{location}: task {task!r}: {len(label)} tags for {len(tokens)} tokens "
             f"({text.tokenizer} tokenizer: {' '.join(tokens[:12])}{' ...' if len(tokens) > 12 else ''}); "
             "give one tag per token"
         )
-    return label[: text.max_length]
+    return label
 
 
 def _stack_features(features: dict[str, list], inputs) -> dict[str, np.ndarray]:

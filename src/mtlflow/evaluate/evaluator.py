@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtlflow.data.unseen import SCORABLE_TYPES, UnseenGold
+from mtlflow.evaluate.spans import spans_from_tags
 from mtlflow.ops.masked import masked_mean
 
 
@@ -24,6 +25,8 @@ class Evaluator:
     Gold labels unseen in training (masked for the loss, listed in ``unseen``) are scored
     as errors or excluded, as :mod:`mtlflow.data.unseen` describes; each task's
     metrics then hold ``unseen_labels`` (split, rows, labels, how they were scored).
+    Token-level gold is scored over the whole sentence: spans past ``max_length`` (the
+    model's cut) count as missed, and the task's metrics hold ``past_max_length``.
 
     After :meth:`evaluate`, :attr:`gates` holds ``{task: mean gate weight per expert}``
     for models with gated sharing layers (outputs ``gates.<task>``), averaged over the
@@ -117,11 +120,16 @@ class Evaluator:
                 true, pred, keep = _with_unseen(task, true, pred, keep, unseen.gold[name], out["unseen_pred"])
             elif rows:
                 excluded[rows] = True
+            long = unseen.past_max_length.get(name) if unseen else None
+            if long and task.level == "token":
+                true = _with_whole_sentences(true, long)
             y_true, y_pred = _select(true, keep), _select(pred, keep)
             task_metrics = task.evaluate(y_true, y_pred) if keep.any() else {}
             metrics[name] = {**task.selected_metrics(task_metrics), "loss": out["loss"], "count": int(keep.sum())}
             if unseen is not None:
                 metrics[name]["unseen_labels"] = unseen.summary(name, scorable)
+            if long and task.level == "token":
+                metrics[name]["past_max_length"] = _past_max_length_summary(unseen, name, task.spec.scheme)
             right = task.correct(y_true, y_pred) if keep.any() else None
             if right is not None:
                 all_right[np.flatnonzero(keep)[~right]] = False
@@ -157,6 +165,28 @@ def _with_unseen(task, true, pred, keep: np.ndarray, gold: dict, unseen_pred: di
     for r in rows:
         true[r] = extra[gold[r]]
     return true, pred, keep
+
+
+def _with_whole_sentences(true: list, long: dict[int, list[str]]) -> list:
+    """Token-level gold with the sentences cut at ``max_length`` put back whole (tag strings).
+
+    The prediction stays as long as the model's input, so a gold span past the cut is a
+    false negative and one that crosses it matches nothing: as if every tag past the cut
+    were predicted ``O``, which is how a full-sentence score sees a model that stops there.
+    """
+    true = list(true)
+    for row, tags in long.items():
+        true[row] = list(tags)
+    return true
+
+
+def _past_max_length_summary(unseen: UnseenGold, task: str, scheme: str) -> dict:
+    """``{split, rows, tokens, spans, max_length}``: the sentences cut at ``max_length``, the
+    gold tokens past the cut, and the gold spans that reach past it (scored as missed)."""
+    long, cut = unseen.past_max_length[task], unseen.max_length or 0
+    reaching = sum(1 for tags in long.values() for *_, end in spans_from_tags(tags, scheme) if end > cut)
+    return {"split": unseen.split, "rows": len(long), "tokens": sum(len(t) - cut for t in long.values()),
+            "spans": reaching, "max_length": cut}
 
 
 def _select(values, keep: np.ndarray):

@@ -15,6 +15,7 @@ _write_atomic = write_text_atomic  # the name the pipeline's stages import
 
 PER_TYPE_KEY = "per_type"
 UNSEEN_KEY = "unseen_labels"
+PAST_MAX_LENGTH_KEY = "past_max_length"
 
 HEADLINE_METRICS = ("auc", "accuracy", "f1", "micro_f1", "rmse")
 """The metric that stands for a task in one-line summaries, by task type."""
@@ -50,7 +51,8 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     nested values (e.g. a span task's ``per_type`` dict) are left out of it.
     Each task with a ``per_type`` mapping gets a second table with one row per
     chunk type and one column per per-type metric. The tasks' ``unseen_labels``
-    (gold labels unseen in training; :mod:`mtlflow.data.unseen`) make a last table.  Floats are shown to 4
+    (gold labels unseen in training; :mod:`mtlflow.data.unseen`) make a table, and the
+    token-level tasks' ``past_max_length`` (sentences the model saw cut) a last one.  Floats are shown to 4
     decimals and NaN as ``n/a``.
     """
     rows = []
@@ -75,6 +77,13 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
                        for task, u in unseen]
         lines += ["", "### Gold labels unseen in training", "",
                   *_table(["split", "task", "scored", "labels", "rows"], unseen_rows, numeric_from=4)]
+    cut = [(task, m[PAST_MAX_LENGTH_KEY]) for task, m in metrics.items()
+           if isinstance(m.get(PAST_MAX_LENGTH_KEY), Mapping)]
+    if cut:
+        cut_rows = [[c.get("split", ""), task, c.get("max_length"), c.get("rows"), c.get("tokens"), c.get("spans")]
+                    for task, c in cut]
+        lines += ["", "### Sentences longer than max_length (gold spans past the cut scored as missed)", "",
+                  *_table(["split", "task", "max_length", "rows", "tokens past", "spans past"], cut_rows, numeric_from=2)]
     return "\n".join(lines) + "\n"
 
 

@@ -179,20 +179,24 @@ class TaggingTask(InventoryMixin, Task):
         scores = np.log(np.maximum(probabilities, 1e-12))
         return self._tags(viterbi_numpy(scores, *self._constraints()))
 
+    def _scored_pairs(self, y_true, y_pred):
+        """(gold tags, predicted tags) per sentence. A gold longer than the prediction (a
+        sentence cut at ``max_length``, kept whole for scoring) has the tokens the model did
+        not see predicted ``O``."""
+        tables = self._decoding_tables()
+        for gold, scores in zip(y_true, y_pred):
+            true_tags, pred_tags = self._gold_tags(gold), self.best_tags(scores, tables)
+            yield true_tags, pred_tags + ["O"] * (len(true_tags) - len(pred_tags))
+
     def evaluate(self, y_true, y_pred):
         """``y_true``: list of tag-id arrays (or tag lists); ``y_pred``: list of ``[len, tags]`` model outputs."""
-        tables = self._decoding_tables()
-        true_tags = [self._gold_tags(t) for t in y_true]
-        pred_tags = [self.best_tags(p, tables) for p in y_pred]
-        return M.span_prf(true_tags, pred_tags, scheme=self.spec.scheme)
+        true_tags, pred_tags = zip(*self._scored_pairs(y_true, y_pred)) if len(y_true) else ((), ())
+        return M.span_prf(list(true_tags), list(pred_tags), scheme=self.spec.scheme)
 
     def correct(self, y_true, y_pred):
-        scheme, tables = self.spec.scheme, self._decoding_tables()
+        scheme = self.spec.scheme
         return np.array(
-            [
-                set(spans_from_tags(self._gold_tags(t), scheme)) == set(spans_from_tags(self.best_tags(p, tables), scheme))
-                for t, p in zip(y_true, y_pred)
-            ],
+            [set(spans_from_tags(t, scheme)) == set(spans_from_tags(p, scheme)) for t, p in self._scored_pairs(y_true, y_pred)],
             dtype=bool,
         )
 
