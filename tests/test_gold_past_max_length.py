@@ -97,3 +97,8 @@ def test_a_cut_row_keeps_its_whole_gold_in_a_slice(evaluated):
     sliced = split.unseen.subset(np.array([2, 1]))
     assert sliced.past_max_length == {"slots": {0: ["B-x", "I-x", "I-x"]}}
     assert sliced.max_length == 2
+
+
+def test_mean_score_is_the_mean_of_each_tasks_headline(evaluated):
+    _, metrics = evaluated
+    assert metrics["joint"]["mean_score"] == pytest.approx((1.0 + 4 / 7) / 2)

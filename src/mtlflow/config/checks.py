@@ -142,9 +142,9 @@ def check_monitor(config: Config) -> None:
         return
     head, _, metric = stop.monitor.partition(".")
     task = next((t for t in config.tasks if t.name == head), None)
-    allowed = ("accuracy", "loss") if head == "joint" else ((*task.metric_names, "loss") if task else ())
+    allowed = ("accuracy", "loss", "mean_score") if head == "joint" else ((*task.metric_names, "loss") if task else ())
     if metric not in allowed:
-        choices = ["loss", "joint.accuracy", "joint.loss"] + [
+        choices = ["loss", "joint.accuracy", "joint.loss", "joint.mean_score"] + [
             f"{t.name}.{m}" for t in config.tasks for m in (*t.metric_names, "loss")]
         raise KeyPathError("training.early_stopping.monitor",
                            f"{stop.monitor!r} is not a metric of this config; allowed: {', '.join(choices)}")

@@ -13,7 +13,9 @@ class EarlyStopping(StrictModel):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; keep the best weights.
 
     ``monitor`` is ``loss`` (the weighted validation loss, also ``joint.loss``),
-    ``joint.accuracy``, or ``<task>.<metric>`` (e.g. ``slots.f1``, ``intent.loss``).
+    ``joint.accuracy`` (every task right), ``joint.mean_score`` (the mean of each task's
+    headline score, for partially labelled data), or ``<task>.<metric>`` (e.g. ``slots.f1``,
+    ``intent.loss``).
     """
 
     monitor: str = "loss"

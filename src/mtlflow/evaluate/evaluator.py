@@ -20,7 +20,13 @@ class Evaluator:
     * ``joint.accuracy``: the share of examples on which *every* labelled task is right
       (for intent + slots: sentence / frame accuracy). Regression tasks have no notion
       of "right" and are left out of it;
-    * ``joint.loss``: ``Σ_t w_t L_t`` over the whole split.
+    * ``joint.loss``: ``Σ_t w_t L_t`` over the whole split;
+    * ``joint.mean_score``: the mean over tasks of each one's headline score (AUC for binary,
+      accuracy for multi-class, span F1 for tagging, micro F1 for multi-label; regression
+      left out), each task on its own labelled rows. An early-stopping ``monitor`` for
+      partially labelled data: unlike the summed loss it is not dominated by the task with
+      the largest loss or the most rows, and unlike ``joint.accuracy`` it needs no row
+      labelled for every task.
 
     Gold labels unseen in training (masked for the loss, listed in ``unseen``) are scored
     as errors or excluded, as :mod:`mtlflow.data.unseen` describes; each task's
@@ -139,8 +145,24 @@ class Evaluator:
             "accuracy": float(all_right[judged].mean()) if judged.any() else float("nan"),
             "loss": float(sum(self.weights[t] * gathered[t]["loss"] for t in self.tasks)),
             "count": int(judged.sum()),
+            "mean_score": mean_score(metrics),
         }
         return metrics
+
+
+SCORE_METRICS = ("auc", "accuracy", "f1", "micro_f1")
+"""Headline scores (higher is better) in the order that picks a task's one."""
+
+
+def mean_score(metrics: dict) -> float:
+    """Mean of each task's headline score (the first of :data:`SCORE_METRICS` it reports);
+    tasks without one (regression) and NaN scores are left out; NaN when none is left."""
+    scores = []
+    for task_metrics in metrics.values():
+        score = next((task_metrics[m] for m in SCORE_METRICS if m in task_metrics), None)
+        if score is not None and not np.isnan(score):
+            scores.append(float(score))
+    return float(np.mean(scores)) if scores else float("nan")
 
 
 def _with_unseen(task, true, pred, keep: np.ndarray, gold: dict, unseen_pred: dict):
