@@ -167,22 +167,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"need SNIPS at {snips} (train/seq.in) and ChnSentiCorp at {chnsenticorp} (train.tsv); "
               "pass --snips and --chnsenticorp", file=sys.stderr)
         return 2
+    rel = lambda p: os.path.relpath(p, ROOT) if p.is_relative_to(ROOT.parent) else str(p)  # noqa: E731
+    write = not args.no_write
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         paths = write_splits(snips, chnsenticorp, workdir)
         runs: dict[str, dict] = {}
-        for seed in args.seeds:  # per seed the four models in turn, so machine noise lands on all of them
+        for done, seed in enumerate(args.seeds, 1):  # per seed the four models in turn: noise lands on all
             per_seed = runs[str(seed)] = {}
             per_seed["joint"] = run(variant(paths["both"], seed, list(HEADLINE)), workdir, f"joint-{seed}")
             for task in HEADLINE:
                 corpus = "chnsenticorp" if task == "sentiment" else "snips"
                 per_seed[task] = run(variant(paths[corpus], seed, [task]), workdir, f"{task}-{seed}")
-    rel = lambda p: os.path.relpath(p, ROOT) if p.is_relative_to(ROOT.parent) else str(p)  # noqa: E731
-    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-              "snips": rel(snips), "chnsenticorp": rel(chnsenticorp), "seeds": args.seeds,
-              "config": yaml.safe_load(EXAMPLE.read_text("utf-8")), "runs": runs}
-    write = not args.no_write
-    save(result, markdown(result), RESULT if write else None, ROOT / "BENCHMARKS.md" if write else None, SECTION)
+            # written after every seed, so a run cut short keeps the seeds it finished
+            result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+                      "snips": rel(snips), "chnsenticorp": rel(chnsenticorp), "seeds": args.seeds[:done],
+                      "config": yaml.safe_load(EXAMPLE.read_text("utf-8")), "runs": runs}
+            save(result, markdown(result), RESULT if write else None, ROOT / "BENCHMARKS.md" if write else None,
+                 SECTION)
     return 0
 
 
