@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from keras.src.trainers.compile_utils import MetricsList
 
 from mtlflow.balance.diagnostics import cosine_matrix
 
@@ -25,6 +26,14 @@ class MeasuredMean(keras.metrics.Mean):
 
     def result(self):
         return tf.where(self.count > 0, self.total / tf.maximum(self.count, 1.0), float("nan"))
+
+
+class ReportedMetrics(MetricsList):
+    """The step's metrics (task losses, weights, cosines) as one entry of ``model.metrics``:
+    a Keras metrics list, where callbacks (EarlyStopping's ``mode="auto"``) look metrics up."""
+
+    def result(self):
+        return self.get_result()
 
 
 class BalanceMetrics:

@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from mtlflow import balance
-from mtlflow.keras.balance_metrics import BalanceMetrics
+from mtlflow.keras.balance_metrics import BalanceMetrics, ReportedMetrics
 from mtlflow.keras.step_state import StepState
 from mtlflow.keras.task_losses import per_example_loss
 from mtlflow.keras.variable_groups import variable_groups
@@ -154,6 +154,9 @@ class MultiTaskModel(keras.Model):
                                                   or bool(cfg["options"].task_clip_norm))
             stats = BalanceMetrics(tasks, cosines)
             task_losses = {t: keras.metrics.Mean(name=f"{t}_loss") for t in tasks}
+            for metric in task_losses.values():
+                metric._direction = "down"  # EarlyStopping(monitor="val_<task>_loss") minimises it
+            reported = ReportedMetrics(list(task_losses.values()) + stats.metrics, name="mtlflow_metrics")
         if not groups["shared"] and balancer.needs_gradients:
             raise ValueError(f"Argument `balancer`: {balancer.name!r} combines the tasks' gradients on shared "
                              "parameters, and the model shares none; pass `shared=` or use a loss-level method "
@@ -164,7 +167,8 @@ class MultiTaskModel(keras.Model):
                          stats=stats, optimizers=optimizer_groups, step_counter=state.step, epoch=state.epoch,
                          distributed=distributed, multi_worker=is_multi_worker(strategy if distributed else None))
         self.optimizer = next(iter(optimizer_groups.optimizers.values()))
-        object.__setattr__(self, "_mtl", _Compiled(step, state, stats, task_losses, optimizer_groups, groups, losses))
+        object.__setattr__(self, "_mtl", _Compiled(step, state, stats, task_losses, reported, optimizer_groups, groups,
+                                                   losses))
         self.train_function = None
         return self._mtl
 
@@ -190,8 +194,7 @@ class MultiTaskModel(keras.Model):
 
     @property
     def metrics(self):
-        own = [] if self._mtl is None else list(self._mtl.task_losses.values()) + self._mtl.stats.metrics
-        return super().metrics + own
+        return super().metrics + ([] if self._mtl is None else [self._mtl.reported])
 
     # ---- the steps ---------------------------------------------------------------------------
     def train_step(self, data):
@@ -379,8 +382,8 @@ class MultiTaskModel(keras.Model):
 class _Compiled:
     """What ``compile`` built: the step and everything it was handed."""
 
-    def __init__(self, step, state, stats, task_losses, optimizers, groups, losses):
-        self.step, self.state, self.stats, self.task_losses = step, state, stats, task_losses
+    def __init__(self, step, state, stats, task_losses, reported, optimizers, groups, losses):
+        self.step, self.state, self.stats, self.task_losses, self.reported = step, state, stats, task_losses, reported
         self.optimizers, self.groups, self.losses = optimizers, groups, losses
 
 

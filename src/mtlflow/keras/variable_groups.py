@@ -24,7 +24,8 @@ def variable_groups(model: keras.Model, tasks: list[str], shared=None) -> dict[s
       model: the Keras model whose outputs are ``{task: ...}``.
       tasks: the task (output) names.
       shared: None (functional models: found from the graph), a string (a prefix of the
-        variables' paths, e.g. ``"trunk"`` for the layers named ``trunk_…``), or a list of
+        variables' paths, or of their tails after a ``/``: ``"trunk"`` matches
+        ``"model/trunk_1/kernel"``), or a list of
         layers, variables and layer names.
 
     Returns:
@@ -61,7 +62,7 @@ def variable_groups(model: keras.Model, tasks: list[str], shared=None) -> dict[s
 def _resolve(model, variables: list, shared) -> list:
     """The variables ``shared`` designates (see :func:`variable_groups`)."""
     if isinstance(shared, str):
-        chosen = [v for v in variables if v.path.startswith(shared)]
+        chosen = [v for v in variables if _has_prefix(v.path, shared)]
         if not chosen:
             raise ValueError(f"Argument `shared` is a variable path prefix that matches none of the model's "
                              f"variables ({', '.join(v.path for v in variables[:6])}, ...). Received: shared={shared!r}")
@@ -80,6 +81,13 @@ def _resolve(model, variables: list, shared) -> list:
     if outside:
         raise ValueError(f"Argument `shared` holds variables that are not trainable variables of the model: {outside}")
     return chosen
+
+
+def _has_prefix(path: str, prefix: str) -> bool:
+    """``path`` (``"model/trunk/kernel"``) or a tail of it after a ``/`` (``"trunk/kernel"``)
+    starts with ``prefix``: a subclassed model's variable paths begin with the model's name."""
+    parts = path.split("/")
+    return any("/".join(parts[i:]).startswith(prefix) for i in range(len(parts)))
 
 
 def _all_layers(model) -> list:
