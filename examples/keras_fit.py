@@ -107,14 +107,14 @@ report("PCGrad", model)
 # %% [markdown]
 # ## 3. Per-group optimizers and staged training
 #
-# The heads first, with the trunk frozen; then everything, the trunk at a tenth of the rate.
+# The heads first, with the trunk frozen; then everything, the trunk at a third of its rate.
 # Groups are `"shared"` and the task names.
 
 # %%
 model = MultiTaskModel(two_heads())
 model.compile(losses=LOSSES, balancer="fixed", metrics=METRICS,
-              optimizers={"shared": keras.optimizers.Adam(1e-3), "default": keras.optimizers.Adam(3e-3)})
-stages = StagedTraining([{"epochs": 1, "freeze": ["shared"]}, {"learning_rate_multipliers": {"shared": 0.1}}])
+              optimizers={"shared": keras.optimizers.Adam(3e-3), "default": keras.optimizers.Adam(1e-3)})
+stages = StagedTraining([{"epochs": 1, "freeze": ["shared"]}, {"learning_rate_multipliers": {"shared": 0.3}}])
 model.fit(x, y, sample_weight=labelled, batch_size=128, epochs=6, verbose=0, callbacks=[stages])
 report("staged, per-group optimizers", model)
 
@@ -139,4 +139,4 @@ with tempfile.TemporaryDirectory() as folder:
     restored.export(os.path.join(folder, "export"), verbose=False)
     serve = tf.saved_model.load(os.path.join(folder, "export")).signatures["serving_default"]
     outputs = serve(vector=tf.constant(x_test[:3]))
-    print("SavedModel outputs:", {task: tuple(value.shape) for task, value in outputs.items()})
+    print("SavedModel outputs:", {task: tuple(outputs[task].shape) for task in sorted(outputs)})
