@@ -11,7 +11,7 @@ from keras_fixtures import build, dataset, make_config, make_tasks
 from mtlflow.balance import BALANCERS
 
 
-def trainer_and_fit(training: dict, steps: int, representation: bool = False):
+def trainer_and_fit(training: dict, steps: int, representation: bool = False, callbacks=()):
     """Trainable weights (before, after Trainer, after fit) and the balancer states after both."""
     from mtlflow.keras import MultiTaskModel
     from mtlflow.train.balancer_factory import make_balancer
@@ -37,7 +37,7 @@ def trainer_and_fit(training: dict, steps: int, representation: bool = False):
                     clip_norm=config.training.clip_norm, gradient_centralization=True,
                     task_clip_norm=config.training.task_clip_norm,
                     representation="representation.pooled" if representation else None)
-    wrapped.fit(dataset(batch_size=32, n=32 * steps), epochs=1, verbose=0, shuffle=False)
+    wrapped.fit(dataset(batch_size=32, n=32 * steps), epochs=1, verbose=0, shuffle=False, callbacks=list(callbacks))
     after_trainer = [v.numpy() for v in reference.trainable_variables]
     after_fit = [v.numpy() for v in model.trainable_variables]
     states = ([v.numpy() for v in trainer.balance_state.fields.values()],
@@ -73,6 +73,17 @@ def test_every_k_steps_and_task_clipping_take_the_same_steps():
 def test_representation_gradients_take_the_same_step():
     assert_same_step(*trainer_and_fit({"balance": {"method": "pcgrad", "gradients": "representation"}}, steps=2,
                                       representation=True))
+
+
+def test_staged_freezing_takes_the_same_steps():
+    """A stage that freezes the trunk for one step, then one that halves its learning rate:
+    the StagedTraining callback and the trainer's ``training.stages`` move the same weights."""
+    from mtlflow.keras import StagedTraining
+
+    stages = [{"steps": 1, "freeze": ["shared"]}, {"learning_rate_multipliers": {"shared": 0.5}}]
+    before, after_trainer, after_fit, states = trainer_and_fit({"stages": stages}, steps=3,
+                                                               callbacks=[StagedTraining(stages)])
+    assert_same_step(before, after_trainer, after_fit, states)
 
 
 def test_shared_variables_found_from_the_graph_are_the_trainers():

@@ -131,8 +131,9 @@ class MultiTaskModel(keras.Model):
         if self.built:
             self._ensure_step()
 
-    def _ensure_step(self):
-        """Builds the step and its state (variables) once the model is built."""
+    def _ensure_step(self, keep=None):
+        """Builds the step and its state (variables) once the model is built; ``keep``: a
+        previous build whose step state and optimizers carry over (new stages)."""
         if self._mtl is not None:
             return self._mtl
         cfg = self._mtl_config
@@ -146,9 +147,15 @@ class MultiTaskModel(keras.Model):
         with strategy.scope():
             optimizers = _group_optimizers(cfg["optimizers"], groups, cfg["learning_rate_multipliers"],
                                            bool(self._mtl_stages))
+            if keep is not None and set(keep.optimizers.optimizers) == set(optimizers):
+                optimizers = dict(keep.optimizers.optimizers)  # the same groups: keep their slots
             optimizer_groups = OptimizerGroups.from_optimizers(optimizers, groups, self._mtl_stages)
-            with tf.variable_creator_scope(first_replica):
-                state = StepState(balancer.init(len(tasks)), name="mtlflow_step_state")
+            if keep is not None:
+                state = keep.state
+                optimizer_groups.stage_start_step.assign(state.step)  # stages count from here
+            else:
+                with tf.variable_creator_scope(first_replica):
+                    state = StepState(balancer.init(len(tasks)), name="mtlflow_step_state")
             cosines = bool(groups["shared"]) and (balancer.needs_gradients or bool(representation)
                                                   or bool(cfg["options"].diagnostics_every)
                                                   or bool(cfg["options"].task_clip_norm))
@@ -294,13 +301,11 @@ class MultiTaskModel(keras.Model):
         return super().make_test_function(force)
 
     def fit(self, *args, **kwargs):
-        self._ensure_built_for(args, kwargs)
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} {self.name!r} is not built: call it once on a batch (or "
+                             "build() it) before compile() and fit(), so that its variables exist when the step's "
+                             "state and optimizers are made")
         return super().fit(*args, **kwargs)
-
-    def _ensure_built_for(self, args, kwargs):
-        if self._mtl is None and not self.built:
-            raise ValueError("MultiTaskModel: build the model (call it once on a batch) before fit(), so that "
-                             "its variables exist when the step's state and optimizers are made")
 
     # ---- serialization -----------------------------------------------------------------------
     def get_config(self):
@@ -319,6 +324,11 @@ class MultiTaskModel(keras.Model):
         if not getattr(self, "compiled", False):
             return {}
         cfg = self._mtl_config
+        for task, loss in cfg["losses"].items():
+            if hasattr(loss, "per_example_loss"):
+                raise ValueError(f"losses[{task!r}] is an mtlflow task, which a .keras file cannot store: compile with "
+                                 "a Keras loss (a name such as 'sparse_categorical_crossentropy' or a registered "
+                                 "keras.losses.Loss) to save the model, or save its weights")
         shared = cfg["shared"]
         if shared is not None and not isinstance(shared, str):
             shared = [v.path for v in self._ensure_step().groups["shared"]] if self.built else None
@@ -358,12 +368,13 @@ class MultiTaskModel(keras.Model):
         optimizer per group. Use the :class:`~mtlflow.keras.StagedTraining` callback."""
         if list(stages) == self._mtl_stages:
             return
+        previous = self._mtl
         object.__setattr__(self, "_mtl_stages", list(stages))
         object.__setattr__(self, "_mtl", None)
         self.train_function = None
         self.test_function = None
         if self.built:
-            self._ensure_step()
+            self._ensure_step(keep=previous)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Exports a SavedModel that serves every output (Keras' ``export``); the input

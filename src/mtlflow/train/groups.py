@@ -85,7 +85,8 @@ class OptimizerGroups:
         self.schedule, self.warmup_fraction = schedule, warmup_fraction
         self.total_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="total_steps")
         for name, optimizer in self.optimizers.items():
-            optimizer.build(self._variables(name))
+            if not optimizer.built:  # an optimizer handed in may already hold its slots (a restage)
+                optimizer.build(self._variables(name))
         self.stage = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage")
         self.stage_start_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage_start_step")
         self.stage_start_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage_start_epoch")
