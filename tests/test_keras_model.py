@@ -31,7 +31,8 @@ LOSSES = {"topic": "sparse_categorical_crossentropy", "score": "mse"}
 def data():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, DIM)).astype("float32")
-    y = {"topic": np.digitize(x[:, 0], [-0.4, 0.4]).astype("int32"), "score": (x[:, 1] + 0.5 * x[:, 2]).astype("float32")}
+    y = {"topic": np.digitize(x[:, 0], [-0.4, 0.4]).astype("int32"),
+         "score": (x[:, 1] + 0.5 * x[:, 2]).astype("float32")}
     masks = {"topic": np.ones(N, "float32"), "score": (rng.random(N) > 0.5).astype("float32")}
     return x, y, masks
 

@@ -57,7 +57,8 @@ def assert_same_step(before, after_trainer, after_fit, states):
 FAST = ("uncertainty", "pcgrad")  # one loss-level, one gradient-level method; the others run with the long tests
 
 
-@pytest.mark.parametrize("method", [m if m in FAST else pytest.param(m, marks=pytest.mark.slow) for m in sorted(BALANCERS)])
+@pytest.mark.parametrize("method", [m if m in FAST else pytest.param(m, marks=pytest.mark.slow)
+                                    for m in sorted(BALANCERS)])
 def test_fit_and_the_trainer_take_the_same_first_step(method):
     assert_same_step(*trainer_and_fit({"balance": {"method": method}, "task_clip_norm": None}, steps=1))
 

@@ -443,7 +443,8 @@ def _group_optimizers(optimizers, groups: dict, multipliers: dict, staged: bool)
     else:
         unknown = sorted(set(optimizers) - set(groups) - {"default"})
         if unknown:
-            raise ValueError(f"Argument `optimizers` names unknown parameter groups {unknown}. Groups: {sorted(groups)} "
+            raise ValueError(f"Argument `optimizers` names unknown parameter groups {unknown}. "
+                             f"Groups: {sorted(groups)} "
                              "(and 'default' for the groups not named)")
         missing = [g for g in names if g not in optimizers and "default" not in optimizers]
         if missing:

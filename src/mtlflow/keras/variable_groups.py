@@ -64,8 +64,9 @@ def _resolve(model, variables: list, shared) -> list:
     if isinstance(shared, str):
         chosen = [v for v in variables if _has_prefix(v.path, shared)]
         if not chosen:
+            paths = ", ".join(v.path for v in variables[:6])
             raise ValueError(f"Argument `shared` is a variable path prefix that matches none of the model's "
-                             f"variables ({', '.join(v.path for v in variables[:6])}, ...). Received: shared={shared!r}")
+                             f"variables ({paths}, ...). Received: shared={shared!r}")
         return chosen
     chosen = []
     by_name = {layer.name: layer for layer in _all_layers(model)}
