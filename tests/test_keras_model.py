@@ -96,17 +96,23 @@ def test_evaluate_reports_masked_means_over_labelled_examples(data):
     assert not any(k.endswith("_weight") or k.startswith("cosine_") for k in logs)  # training-only
 
 
-def test_task_weights_and_cosines_are_logged_and_early_stopping_reads_a_task_metric(data):
+def test_task_weights_and_cosines_are_logged_and_callbacks_read_task_metrics(tmp_path, data):
     x, y, masks = data
     model = compiled(balance.uncertainty(learning_rate=0.1), diagnostics_every=1)
     # an improvement must be larger than 10: the second epoch cannot make one, so training stops there
     stop = keras.callbacks.EarlyStopping(monitor="val_score_loss", min_delta=10.0, patience=1)
+    best = keras.callbacks.ModelCheckpoint(tmp_path / "best.keras", monitor="val_topic_loss", save_best_only=True)
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"))
     history = model.fit(x, y, sample_weight=masks, batch_size=16, epochs=10, validation_data=(x, y, masks),
-                        callbacks=[stop], verbose=0).history
+                        callbacks=[stop, best, board], verbose=0).history
     assert len(history["loss"]) == 2  # stopped by the task's validation loss, not after 10 epochs
     assert history["topic_weight"][0] != 1.0 and history["score_weight"][1] != history["score_weight"][0]
     assert all(-1.0 <= c <= 1.0 for c in history["cosine_topic_score"])
     assert {"val_topic_loss", "val_score_loss", "topic_loss"} <= set(history)
+    assert isinstance(keras.models.load_model(tmp_path / "best.keras"), MultiTaskModel)
+    tags = {value.tag for path in (tmp_path / "logs" / "train").glob("events.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+    assert {"epoch_topic_weight", "epoch_cosine_topic_score", "epoch_score_loss"} <= tags
 
 
 @pytest.mark.parametrize("method", ["uncertainty", "dwa"])
