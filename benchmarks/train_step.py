@@ -510,8 +510,8 @@ def markdown_section(result: dict) -> str:
     spe = config["steps_per_execution"][1]
     lines = [
         SECTION, "",
-        "Training speed of the mtlflow loop against plain Keras `model.fit` on the same model, and of "
-        "`mtlflow.keras.MultiTaskModel.fit` (the same step inside Keras's `fit`, fixed weights and PCGrad) "
+        "Training speed of the mtlflow loop and of `mtlflow.keras.MultiTaskModel.fit` (the same step inside "
+        "Keras's `fit`, with fixed weights and with PCGrad) against plain Keras `model.fit` on the same model "
         "(768-d dense input → shared MLP 128 → 64 → two softmax heads, 10 and 3 classes, "
         "~30% of sentiment labels masked; batch 256; Adam 1e-3, global clipnorm 5; mtlflow with "
         "`diagnostics_every: null`, as `fit` computes no diagnostics) and synthetic in-memory data, "
