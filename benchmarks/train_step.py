@@ -17,6 +17,10 @@ Contenders (each a freshly built model with the same seed, hence the same initia
   epoch's batch count, as ``fit`` knows its dataset's), at ``steps_per_execution`` 1 and N;
 * ``fit``: ``model.compile(...)`` + ``model.fit(dataset, epochs=1)`` at the same two
   ``steps_per_execution``;
+* ``mtl_fit`` and ``mtl_fit_pcgrad``: the same model wrapped in
+  ``mtlflow.keras.MultiTaskModel`` and trained by ``fit`` (its ``train_step`` is mtlflow's
+  step), with fixed weights and with PCGrad; ``mtlflow_pcgrad`` is the mtlflow loop with
+  PCGrad, its counterpart (``--no-keras-mtl`` skips the three);
 * diagnostics (``--no-diagnostics`` skips them): ``naive``, a Python ``for batch in dataset``
   loop calling a ``tf.function`` of ``Trainer.train_step``; ``mtlflow_xla``, the mtlflow
   loop with the step compiled by XLA (``jit_compile=True``); and the median cost of an
@@ -60,7 +64,9 @@ import keras  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import replace_section  # noqa: E402
 from mtlflow.config import parse_config  # noqa: E402
+from mtlflow import balance  # noqa: E402
 from mtlflow.data.vocabulary import Vocabularies  # noqa: E402
+from mtlflow.keras import MultiTaskModel  # noqa: E402
 from mtlflow.model.build import build_model  # noqa: E402
 from mtlflow.tasks import create_task  # noqa: E402
 from mtlflow.train.losses import task_losses  # noqa: E402
@@ -77,7 +83,7 @@ SENTIMENTS = ["negative", "neutral", "positive"]
 DIM = 768
 
 
-def make_config(steps_per_execution: int, batch_size: int, seed: int):
+def make_config(steps_per_execution: int, batch_size: int, seed: int, method: str = "fixed"):
     return parse_config({
         "data": {"train": "unused"},
         "inputs": {"dense": {"column": "vec", "dim": DIM}},
@@ -85,12 +91,13 @@ def make_config(steps_per_execution: int, batch_size: int, seed: int):
         "tasks": [{"name": "intent", "type": "multiclass"}, {"name": "sentiment", "type": "multiclass"}],
         # no diagnostics: fit computes none, and both sides should do the same work
         "training": {"batch_size": batch_size, "epochs": 1, "early_stopping": None, "seed": seed,
-                     "steps_per_execution": steps_per_execution, "diagnostics_every": None},
+                     "steps_per_execution": steps_per_execution, "diagnostics_every": None,
+                     "balance": {"method": method}},
     })
 
 
-def make_model(steps_per_execution: int, batch_size: int, seed: int):
-    config = make_config(steps_per_execution, batch_size, seed)
+def make_model(steps_per_execution: int, batch_size: int, seed: int, method: str = "fixed"):
+    config = make_config(steps_per_execution, batch_size, seed, method)
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
     tasks["intent"].labels = list(INTENTS)
     tasks["sentiment"].labels = list(SENTIMENTS)
@@ -135,10 +142,11 @@ class Contender:
     """Builds one model; ``epoch()`` trains it for one epoch and records the mean train loss."""
 
     description: str
+    method = "fixed"  # the balancer
 
     def __init__(self, train, held_out, spe: int, batch_size: int, seed: int):
         self.train, self.held_out, self.spe = train, held_out, spe
-        self.config, self.tasks, self.model = make_model(spe, batch_size, seed)
+        self.config, self.tasks, self.model = make_model(spe, batch_size, seed, self.method)
         self.initial_loss = held_out_loss(self.model, self.tasks, held_out)
         self.train_losses: list[dict] = []
 
@@ -158,6 +166,11 @@ class MtlflowLoop(Contender):
     def epoch(self):
         losses = self.trainer._run_epoch(iter(self.train), 0, self.steps_per_epoch, verbose=False)
         self.train_losses.append({k: round(v, 4) for k, v in losses.items()})
+
+
+class MtlflowPCGrad(MtlflowLoop):
+    description = "mtlflow Trainer._run_epoch, balance.method: pcgrad"
+    method = "pcgrad"
 
 
 class XlaTrainer(Trainer):
@@ -213,9 +226,33 @@ class KerasFit(Contender):
         self.train_losses.append({"total": round(float(history.history["loss"][-1]), 4)})
 
 
-def contenders(spe: int, diagnostics: bool) -> list[tuple[str, type, int]]:
+class KerasMultiTask(Contender):
+    description = "mtlflow.keras.MultiTaskModel(model).compile + fit(dataset, epochs=1, verbose=0), fixed weights"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        training = self.config.training
+        self.wrapped = MultiTaskModel(self.model)
+        self.wrapped.compile(losses={name: task.keras_loss() for name, task in self.tasks.items()},
+                             balancer=balance.create(self.method), clip_norm=training.clip_norm,
+                             optimizers=keras.optimizers.Adam(training.learning_rate), steps_per_execution=self.spe)
+
+    def epoch(self):
+        history = self.wrapped.fit(self.train, epochs=1, verbose=0, shuffle=False)
+        self.train_losses.append({"total": round(float(history.history["loss"][-1]), 4)})
+
+
+class KerasMultiTaskPCGrad(KerasMultiTask):
+    description = "mtlflow.keras.MultiTaskModel fit, balancer=mtlflow.balance.pcgrad()"
+    method = "pcgrad"
+
+
+def contenders(spe: int, diagnostics: bool, keras_mtl: bool = True) -> list[tuple[str, type, int]]:
     chosen = [("mtlflow", MtlflowLoop, 1), ("fit", KerasFit, 1),
               (f"mtlflow_spe{spe}", MtlflowLoop, spe), (f"fit_spe{spe}", KerasFit, spe)]
+    if keras_mtl:
+        chosen += [("mtl_fit", KerasMultiTask, 1), ("mtlflow_pcgrad", MtlflowPCGrad, 1),
+                   ("mtl_fit_pcgrad", KerasMultiTaskPCGrad, 1)]
     if diagnostics:
         chosen += [("naive", NaiveLoop, 1), ("mtlflow_xla", MtlflowXla, 1)]
     return chosen
@@ -226,11 +263,12 @@ def step_caller(runner, train):
     """``(call, steps per call)``: one call of the contender's compiled unit on an endless
     iterator; ``call()`` returns the steps it ran."""
     iterator = iter(train.repeat())
-    if isinstance(runner, KerasFit):
-        runner.model.make_train_function()
+    if isinstance(runner, (KerasFit, KerasMultiTask)):
+        model = runner.wrapped if isinstance(runner, KerasMultiTask) else runner.model
+        model.make_train_function()
 
         def fit_call():
-            runner.model.train_function(iterator)
+            model.train_function(iterator)
             return runner.spe
 
         return fit_call, runner.spe
@@ -306,13 +344,13 @@ def run(args) -> dict:
     train, held_out = make_datasets(args.examples, args.batch_size, args.seed)
     runners = {}
     warmup = {}
-    for name, cls, spe in contenders(args.spe, args.diagnostics):
+    for name, cls, spe in contenders(args.spe, args.diagnostics, args.keras_mtl):
         runners[name] = cls(train, held_out, spe, args.batch_size, args.seed)
     for name, runner in runners.items():  # first epoch: tracing / compilation
         warmup[name] = round(timed_epoch(runner)[0], 3)
     names = list(runners)
     # timing order: the pairs that are compared sit next to each other
-    timing = [n for n in ("fit", "mtlflow", "naive", "mtlflow_xla",
+    timing = [n for n in ("fit", "mtl_fit", "mtlflow", "mtlflow_pcgrad", "mtl_fit_pcgrad", "naive", "mtlflow_xla",
                           f"mtlflow_spe{args.spe}", f"fit_spe{args.spe}") if n in runners]
     wall = {n: [] for n in names}
     cpu = {n: [] for n in names}
@@ -344,6 +382,10 @@ def run(args) -> dict:
     ratios = {"mtlflow/fit": ratio("mtlflow", "fit"),
               f"mtlflow_{spe_name}/fit_{spe_name}": ratio(f"mtlflow_{spe_name}", f"fit_{spe_name}"),
               f"mtlflow_{spe_name}/fit": ratio(f"mtlflow_{spe_name}", "fit")}
+    if args.keras_mtl:
+        ratios["mtl_fit/fit"] = ratio("mtl_fit", "fit")
+        ratios["mtl_fit/mtlflow"] = ratio("mtl_fit", "mtlflow")
+        ratios["mtl_fit_pcgrad/mtlflow_pcgrad"] = ratio("mtl_fit_pcgrad", "mtlflow_pcgrad")
     if args.diagnostics:
         ratios["naive/fit"] = ratio("naive", "fit")
         ratios["naive/mtlflow"] = ratio("naive", "mtlflow")
@@ -468,7 +510,8 @@ def markdown_section(result: dict) -> str:
     spe = config["steps_per_execution"][1]
     lines = [
         SECTION, "",
-        "Training speed of the mtlflow loop against plain Keras `model.fit` on the same model "
+        "Training speed of the mtlflow loop and of `mtlflow.keras.MultiTaskModel.fit` (the same step inside "
+        "Keras's `fit`, with fixed weights and with PCGrad) against plain Keras `model.fit` on the same model "
         "(768-d dense input → shared MLP 128 → 64 → two softmax heads, 10 and 3 classes, "
         "~30% of sentiment labels masked; batch 256; Adam 1e-3, global clipnorm 5; mtlflow with "
         "`diagnostics_every: null`, as `fit` computes no diagnostics) and synthetic in-memory data, "
@@ -541,6 +584,16 @@ def findings(result: dict, spe: int) -> str:
         f"{d['get_next_as_optional_call_us']:.0f} µs (medians); {spe} steps per call "
         f"(`training.steps_per_execution: {spe}`) gave mtlflow {_times(p[f'mtlflow_spe{spe}/fit']['cpu'] / p[one]['cpu'])} "
         "the per-step CPU throughput of one step per call.")
+    if "mtl_fit/fit" in r:
+        parts.append(
+            "`mtlflow.keras.MultiTaskModel.fit` (mtlflow's step inside Keras's `fit`) ran at "
+            f"{_times(p['mtl_fit/fit']['cpu'])} plain `fit`'s per-step CPU throughput and "
+            f"{_times(p['mtl_fit/mtlflow']['cpu'])} the mtlflow loop's with fixed weights "
+            f"({_times(p['mtl_fit/fit']['wall'])} and {_times(p['mtl_fit/mtlflow']['wall'])} wall); with PCGrad, "
+            f"{_times(p['mtl_fit_pcgrad/mtlflow_pcgrad']['cpu'])} the mtlflow loop's PCGrad "
+            f"({_times(p['mtl_fit_pcgrad/mtlflow_pcgrad']['wall'])} wall), and PCGrad cost "
+            f"{_times(result['per_step_profile']['mtlflow_pcgrad']['cpu_us_per_step'] / result['per_step_profile']['mtlflow']['cpu_us_per_step'])} "
+            "the CPU time of a fixed-weight step in the mtlflow loop (one backward pass per task through the trunk).")
     if "naive/fit" in r:
         parts.append(
             "Pulling batches in Python (`for batch in dataset` around the same compiled step) gave "
@@ -574,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="steps per contender in the per-step profile (default 2,048)")
     parser.add_argument("--no-diagnostics", dest="diagnostics", action="store_false",
                         help="skip the naive-loop and XLA contenders")
+    parser.add_argument("--no-keras-mtl", dest="keras_mtl", action="store_false",
+                        help="skip the MultiTaskModel.fit contenders and their PCGrad trainer counterpart")
     parser.add_argument("--output", type=Path, help=f"results JSON (default {RESULTS.relative_to(ROOT)}; "
                         "quick: none)")
     parser.add_argument("--markdown", type=Path, help=f"markdown file to update (default "

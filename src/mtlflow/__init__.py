@@ -39,7 +39,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+_SUBPACKAGES = ("balance", "keras")  # mtlflow.keras.MultiTaskModel, mtlflow.balance.pcgrad()
+
+
 def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return import_module(f"mtlflow.{name}")
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'mtlflow' has no attribute {name!r}")

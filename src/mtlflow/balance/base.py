@@ -94,15 +94,18 @@ class StateVariables(tf.Module):
         holder = StateVariables(balancer.init(3))
         result, new_state = balancer.update(losses=losses, state=holder.value())
         holder.assign(new_state)
+
+    ``variable(initial_value, name)`` makes each variable (default: a non-trainable
+    ``tf.Variable``); a Keras layer passes its ``add_weight``, so that ``model.save()`` keeps
+    the state.
     """
 
-    def __init__(self, state: State, name: str = "balance_state"):
+    def __init__(self, state: State, name: str = "balance_state",
+                 variable: Callable[[tf.Tensor, str], Any] | None = None):
         super().__init__(name=name)
         self._template = state
-        self.fields = {
-            path: tf.Variable(tensor, trainable=False, name=path.replace(".", "_"))
-            for path, tensor in _paths(state)
-        }
+        variable = variable or (lambda tensor, name: tf.Variable(tensor, trainable=False, name=name))
+        self.fields = {path: variable(tensor, path.replace(".", "_")) for path, tensor in _paths(state)}
 
     def value(self) -> State:
         """The current state (a NamedTuple like the one given at construction)."""

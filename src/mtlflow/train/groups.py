@@ -34,28 +34,59 @@ class OptimizerGroups:
     Args:
       training: the ``training:`` config.
       groups: ``{"shared": [variables], task: [variables], ...}`` (see ``task_variables``).
+
+    :meth:`from_optimizers` builds the same object from optimizer instances and stages
+    instead of the config (the Keras driver, :class:`mtlflow.keras.MultiTaskModel`).
     """
 
     def __init__(self, training: TrainingConfig, groups: dict[str, list]):
-        self.training = training
-        self.groups = {name: list(v) for name, v in groups.items() if v}
-        self.stages = list(training.stages)
-        separate = bool(training.groups or training.stages)
-        self.optimizers: dict[str, keras.optimizers.Optimizer] = {}
-        self.base_rates: dict[str, float] = {}
-        if separate:
-            for name in self.groups:
+        groups = {name: list(v) for name, v in groups.items() if v}
+        optimizers, rates = {}, {}
+        if training.groups or training.stages:
+            for name in groups:
                 group = training.groups.get(name)
                 kind = (group.optimizer if group and group.optimizer else None) or training.optimizer
                 rate = (group.learning_rate if group and group.learning_rate else None) or training.learning_rate
-                self.optimizers[name] = make_optimizer(kind, rate, training.weight_decay)
-                self.base_rates[name] = rate
+                optimizers[name] = make_optimizer(kind, rate, training.weight_decay)
+                rates[name] = rate
         else:
-            self.optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay)
-            self.base_rates["all"] = training.learning_rate
+            optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay)
+            rates["all"] = training.learning_rate
+        self._setup(optimizers, rates, groups, list(training.stages), training.learning_rate_schedule,
+                    training.warmup_fraction)
+
+    @classmethod
+    def from_optimizers(cls, optimizers: dict[str, keras.optimizers.Optimizer], groups: dict[str, list],
+                        stages: list | None = None) -> "OptimizerGroups":
+        """Groups over given optimizers: ``{"all": optimizer}`` (every variable) or one per
+        group of ``groups``; ``stages``: :class:`~mtlflow.config.StageConfig` s (freezing and
+        learning-rate multipliers, which need one optimizer per group). The base learning
+        rate of each group is its optimizer's at this call; the rate is constant (no schedule).
+        """
+        groups = {name: list(v) for name, v in groups.items() if v}
+        stages = list(stages or [])
+        if stages and "all" in optimizers:
+            raise TrainingError("stages freeze or scale parameter groups, so each group needs an optimizer of "
+                                "its own; got one optimizer for every variable ('all')")
+        missing = [name for name in groups if name not in optimizers] if "all" not in optimizers else []
+        if missing:
+            raise TrainingError(f"no optimizer for the parameter group(s) {missing}; got {sorted(optimizers)}")
+        optimizers = {name: optimizers[name] for name in (["all"] if "all" in optimizers else groups)}
+        rates = {name: float(keras.ops.convert_to_numpy(o.learning_rate)) for name, o in optimizers.items()}
+        obj = cls.__new__(cls)
+        obj._setup(optimizers, rates, groups, stages, "constant", 0.0)
+        return obj
+
+    def _setup(self, optimizers, base_rates, groups, stages, schedule: str, warmup_fraction: float) -> None:
+        self.groups = groups
+        self.stages = stages
+        self.optimizers: dict[str, keras.optimizers.Optimizer] = optimizers
+        self.base_rates: dict[str, float] = base_rates
+        self.schedule, self.warmup_fraction = schedule, warmup_fraction
         self.total_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="total_steps")
         for name, optimizer in self.optimizers.items():
-            optimizer.build(self._variables(name))
+            if not optimizer.built:  # an optimizer handed in may already hold its slots (a restage)
+                optimizer.build(self._variables(name))
         self.stage = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage")
         self.stage_start_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage_start_step")
         self.stage_start_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage_start_epoch")
@@ -105,7 +136,7 @@ class OptimizerGroups:
         ``linear``: ``1 − p`` or ``cosine``: ``(1 + cos πp) / 2`` with ``p`` the fraction of
         the remaining steps done (the BERT fine-tuning recipe is linear; Devlin et al., 2019).
         """
-        kind, warmup = self.training.learning_rate_schedule, self.training.warmup_fraction
+        kind, warmup = self.schedule, self.warmup_fraction
         if kind == "constant" and not warmup:
             return None
         total = tf.cast(tf.maximum(self.total_steps, 1), tf.float32)

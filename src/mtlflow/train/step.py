@@ -18,28 +18,104 @@ A step (:class:`TrainStep`, called once per replica under ``tf.distribute``):
    optimizers apply it without summing it again.
 
 The step owns no variables: the model, the optimizers, the balancer state, the gradient
-statistics and the step/epoch counters are handed to it, so the same step can be driven
-by :class:`~mtlflow.train.trainer.Trainer`'s loop or another one.
+statistics and the step/epoch counters are handed to it, and its settings are plain values
+(:class:`StepOptions`), so the same step is driven by :class:`~mtlflow.train.trainer.Trainer`'s
+loop and by :class:`mtlflow.keras.MultiTaskModel`'s ``train_step`` (Keras ``fit``).
 """
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import tensorflow as tf
 
+from mtlflow.balance import Balancer
 from mtlflow.ops.masked import masked_mean
 from mtlflow.train import gradients as G
 from mtlflow.train.replica_gradients import for_all_reduce
 
 
+class StepOptions(NamedTuple):
+    """The settings of a step.
+
+    Attributes:
+      clip_norm: clip the combined gradient to this global norm (None: no clipping).
+      task_clip_norm: clip each task's gradient on the shared parameters to this norm
+        before they are combined (None: no clipping; needs the per-task gradients).
+      gradient_centralization: make every kernel gradient zero-mean (:func:`~mtlflow.train.gradients.centralize`).
+      diagnostics_every: compute the per-task gradients for the statistics every that many
+        steps (None: only when the balancer needs them).
+    """
+
+    clip_norm: float | None = None
+    task_clip_norm: float | None = None
+    gradient_centralization: bool = False
+    diagnostics_every: int | None = None
+
+    @classmethod
+    def from_training(cls, training) -> "StepOptions":
+        """The options of the ``training:`` config section."""
+        return cls(training.clip_norm, training.task_clip_norm, training.gradient_centralization,
+                   training.diagnostics_every)
+
+
+def recompute_period(balancer: Balancer) -> int | None:
+    """``k`` of the :func:`~mtlflow.balance.every_k_steps` wrapper in ``balancer``'s chain of
+    wrappers (None: no such wrapper, or ``k = 1``)."""
+    while isinstance(balancer, Balancer):
+        if balancer.name == "every_k_steps":
+            return balancer.config["k"] if balancer.config["k"] > 1 else None
+        balancer = balancer.config.get("balancer")
+    return None
+
+
+def global_masked_losses(losses: dict, labels: dict, predictions: dict, masks: dict) -> dict:
+    """``{task: Σ_i m_i ℓ_i / Σ_global m}``: this replica's share of each task's masked mean
+    over the global batch (the label counts are summed over the replicas in one all-reduce).
+
+    ``losses``: ``{task: per_example_loss(y_true, y_pred)}``. A task whose labels are absent
+    (``labels.get(task) is None``) has no labelled example in the batch (loss 0, no
+    gradient); a mask that is absent (None) labels every example; a mask of lower rank than
+    the loss (``[batch]`` for a ``[batch, time]`` loss, Keras' ``sample_weight``) is
+    broadcast over the trailing axes.
+    """
+    per_example, weights = {}, {}
+    for name, loss in losses.items():
+        if labels.get(name) is None:
+            prediction = predictions[name]
+            shape = tf.shape(prediction)[:-1] if prediction.shape.rank > 1 else tf.shape(prediction)
+            per_example[name] = tf.zeros(shape, prediction.dtype)
+            weights[name] = tf.zeros(shape, tf.float32)
+            continue
+        value = loss(labels[name], predictions[name])
+        per_example[name] = value
+        mask = masks.get(name)
+        weights[name] = tf.ones_like(value, tf.float32) if mask is None else _broadcast(mask, value)
+    counts = G.all_reduce_sum(tf.stack([tf.reduce_sum(weights[n]) for n in losses]))
+    return {name: masked_mean(loss, weights[name], tf.cast(counts[i], loss.dtype))
+            for i, (name, loss) in enumerate(per_example.items())}
+
+
+def _broadcast(mask, loss):
+    """The mask as float32 with the loss's shape (trailing axes added and broadcast)."""
+    mask = tf.cast(mask, tf.float32)
+    rank = loss.shape.rank
+    if mask.shape.rank is not None and rank is not None and mask.shape.rank < rank:
+        mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([rank - mask.shape.rank], tf.int32)], 0))
+        mask = tf.broadcast_to(mask, tf.shape(loss))
+    return mask
+
+
 class TrainStep:
-    """The step over ``tasks`` (``{name: Task}``) of ``model``.
+    """The step over the tasks of ``model``.
 
     Args:
       model: the Keras model (one output per task, plus ``representation.*`` outputs when
         ``representation_keys`` is not empty).
-      tasks: ``{name: Task}`` in the model's output order; ``trained``: the names with a
-        positive weight (the balancer weighs these).
-      training: the ``training:`` config section.
+      losses: ``{task: per_example_loss(y_true, y_pred)}`` (unreduced: ``[batch]``, or
+        ``[batch, time]`` for token-level tasks), in the model's output order; ``trained``:
+        the tasks the balancer weighs (the others are reported, not trained).
+      options: :class:`StepOptions`.
       shared_variables: the parameters every task shares (``task_variables(model)["shared"]``).
       representation_keys: model outputs on which per-task gradients are taken
         (``training.balance.gradients: representation``), else empty.
@@ -51,10 +127,10 @@ class TrainStep:
         across workers.
     """
 
-    def __init__(self, model, tasks: dict, trained: list[str], training, *, shared_variables: list,
-                 representation_keys: list[str], balancer, balance_state, stats, optimizers, step_counter, epoch,
-                 distributed: bool = False, multi_worker: bool = False):
-        self.model, self.tasks, self.trained, self.config = model, tasks, trained, training
+    def __init__(self, model, losses: dict[str, Callable], trained: list[str], options: StepOptions, *,
+                 shared_variables: list, representation_keys: list[str], balancer, balance_state, stats, optimizers,
+                 step_counter, epoch, distributed: bool = False, multi_worker: bool = False):
+        self.model, self.losses, self.trained, self.options = model, losses, trained, options
         self.shared_variables, self.representation_keys = shared_variables, representation_keys
         self.balancer, self.balance_state, self.stats = balancer, balance_state, stats
         self.optimizers, self.step_counter, self.epoch = optimizers, step_counter, epoch
@@ -63,7 +139,7 @@ class TrainStep:
     @property
     def _combines_task_gradients(self) -> bool:
         """Whether the update itself is built from the per-task gradients ``G``."""
-        return bool(self.shared_variables and (self.balancer.needs_gradients or self.config.task_clip_norm))
+        return bool(self.shared_variables and (self.balancer.needs_gradients or self.options.task_clip_norm))
 
     @property
     def always_measured(self) -> bool:
@@ -71,7 +147,7 @@ class TrainStep:
         ``every: k``, ``task_clip_norm``, or gradients on the representation."""
         if not self.shared_variables:
             return False
-        if self.representation_keys or self.config.task_clip_norm:
+        if self.representation_keys or self.options.task_clip_norm:
             return True
         return bool(self.balancer.needs_gradients and not self._balancer_period)
 
@@ -79,8 +155,8 @@ class TrainStep:
     def _balancer_period(self) -> int | None:
         """``k`` of a gradient-level balancer wrapped by ``every: k`` (its recomputation steps
         are ``0, k, 2k, …`` of the step counter, as the wrapper counts them)."""
-        every = self.config.balance.every
-        return every if self.balancer.needs_gradients and self.balancer.wants_gradients and every > 1 else None
+        return recompute_period(self.balancer) if self.balancer.needs_gradients and self.balancer.wants_gradients \
+            else None
 
     def steps_until_measured(self, step: int) -> int | None:
         """How many ordinary steps come before the next step that needs the per-task gradients
@@ -94,28 +170,25 @@ class TrainStep:
             return None
         if self.always_measured:
             return 0
-        periods = [p for p in (self.config.diagnostics_every, self._balancer_period) if p]
+        periods = [p for p in (self.options.diagnostics_every, self._balancer_period) if p]
         return min((-step) % p for p in periods) if periods else None
 
-    def __call__(self, inputs, labels, masks, measured: bool = False):
-        """One optimisation step; returns ``{task: loss}`` (global masked means).
+    def __call__(self, inputs, labels, masks, measured: bool = False, return_predictions: bool = False):
+        """One optimisation step; returns ``{task: loss}`` (global masked means), and the
+        forward pass's outputs as well when ``return_predictions``.
 
         ``measured`` (a Python bool, fixed when the step is traced): this step computes the
         per-task gradients ``G`` of the shared parameters — for the balancer, for
         ``task_clip_norm`` or for the diagnostics (see :meth:`steps_until_measured`).
+        ``labels`` and ``masks`` as :func:`global_masked_losses` takes them.
         """
-        cfg = self.config
+        cfg = self.options
         measured = bool(measured and self.shared_variables)
         with tf.GradientTape(persistent=measured) as tape:
             predictions = self.model(inputs, training=True)
-            per_example = {name: task.per_example_loss(labels[name], predictions[name])
-                           for name, task in self.tasks.items()}
-            # every task's label count of the global batch (the means' denominators), in one all-reduce
-            counts = G.all_reduce_sum(tf.stack([tf.reduce_sum(tf.cast(masks[n], tf.float32)) for n in self.tasks]))
-            local = {name: masked_mean(loss, masks[name], tf.cast(counts[i], loss.dtype))
-                     for i, (name, loss) in enumerate(per_example.items())}
-        reported = G.all_reduce_sum(tf.stack([local[n] for n in self.tasks]))
-        losses = tf.stack([reported[list(self.tasks).index(n)] for n in self.trained])
+            local = global_masked_losses(self.losses, labels, predictions, masks)
+        reported = G.all_reduce_sum(tf.stack([local[n] for n in self.losses]))
+        losses = tf.stack([reported[list(self.losses).index(n)] for n in self.trained])
         state = self.balance_state.value()
         variables = self.model.trainable_variables
         shared = self.shared_variables
@@ -160,7 +233,8 @@ class TrainStep:
         self.optimizers.apply({id(v): g for v, g in zip(variables, grads)}, self.step_counter, self.epoch,
                               synchronised=self.distributed)
         self.step_counter.assign_add(1)
-        return {name: reported[i] for i, name in enumerate(self.tasks)}
+        out = {name: reported[i] for i, name in enumerate(self.losses)}
+        return (out, predictions) if return_predictions else out
 
     def _task_gradient_matrix(self, tape, local, shared):
         """``G``: ``[T, P]`` per-task gradients of the shared parameters, summed over replicas
@@ -169,8 +243,8 @@ class TrainStep:
 
     def _combine(self, matrix, losses, state):
         """Balancer over the per-task gradients: ``(result, new state, weights, combined shared gradient)``."""
-        if self.config.task_clip_norm:
-            matrix = G.clip_rows(matrix, self.config.task_clip_norm)
+        if self.options.task_clip_norm:
+            matrix = G.clip_rows(matrix, self.options.task_clip_norm)
         result, new_state = self.balancer.update(
             losses=losses, gradients=matrix if self.balancer.needs_gradients else None, state=state)
         weights = tf.stop_gradient(result.weights)

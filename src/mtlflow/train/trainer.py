@@ -39,7 +39,7 @@ from mtlflow.train.groups import OptimizerGroups
 from mtlflow.train.history import History
 from mtlflow.train.progress import Progress, early_stopping_line, epoch_line
 from mtlflow.train.sharding import distribute_batches
-from mtlflow.train.step import TrainStep, weighted_gradient
+from mtlflow.train.step import StepOptions, TrainStep, weighted_gradient
 from mtlflow.train.tensorboard import log_epoch
 
 # the names this module had before the split, still importable from here
@@ -79,7 +79,8 @@ class Trainer:
             self.stats = GradientStats(len(self.trained))
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self._step = TrainStep(model, tasks, self.trained, training, shared_variables=self.shared_variables,
+        self._step = TrainStep(model, {name: task.per_example_loss for name, task in tasks.items()}, self.trained,
+                               StepOptions.from_training(training), shared_variables=self.shared_variables,
                                representation_keys=self.representation_keys, balancer=balancer,
                                balance_state=self.balance_state, stats=self.stats, optimizers=self.optimizers,
                                step_counter=self.step, epoch=self.epoch, distributed=self._distributed,
