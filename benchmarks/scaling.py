@@ -16,7 +16,7 @@ Settings (``MODEL-GLOBAL_BATCH``):
   binary tasks, 31 categorical embeddings + 7 numeric inputs, 16 steps per execution) on
   the 50 % training split of ``../shared/data/census-income`` (skipped when it is absent).
 
-Every setting starts three contenders, each a process (or two) of the project's own
+Every setting starts four contenders, each a process (or two) of the project's own
 trainer (``Trainer.train_function``, the compiled unit ``Trainer.fit`` runs, on the same
 input pipeline, ``SplitData.batches`` and, across workers, ``distribute_batches``):
 
@@ -24,13 +24,22 @@ input pipeline, ``SplitData.batches`` and, across workers, ``distribute_batches`
 * ``two``: ``strategy: multi_worker`` over 127.0.0.1 (``TF_CONFIG``, ``communication:
   ring``), pinned to cores 0 and 1, each computing half of every global batch and
   all-reducing the label counts, losses and gradients over gRPC;
-* ``half``: ``strategy: none``, half the global batch, pinned to core 0: one worker's share
-  of the work without any collective. ``two`` − ``half`` per step is what the all-reduces and
-  the waiting for the slower worker cost; ``half`` is the step's compute.
+* ``half``: ``strategy: none``, pinned to core 0, every global batch cut to its first half
+  (worker 0's rows, padding included): one worker's share of the work without any collective;
+* ``pair``: two ``half`` processes at once, on cores 0 and 1, independent of each other:
+  the two workers' compute without the all-reduces. ``two`` − ``pair`` per step is what the
+  all-reduces and the wait for the slower worker cost; ``half`` / ``pair`` is what running
+  both cores at once costs on this machine.
+
+While a one-core contender (``one``, ``half``) runs, a spinning process at the same
+niceness keeps core 1 busy (``Ballast``; ``--no-ballast`` leaves it idle): on a machine
+shared with other work, the scheduler otherwise crowds the other processes onto the idle
+core and a one-core contender gets its core nearly to itself, while two workers share both
+cores with everything else.
 
 Every process runs TensorFlow with one intra-op and one inter-op thread. After tracing and
 a warm-up, the contenders take turns in blocks of steps (each block about
-``--block-seconds``), in the order one, half, two and reversed every other round (ABBA), so
+``--block-seconds``), in the order one, half, pair, two and reversed every other round (ABBA), so
 load from other processes lands on every contender. The per-step wall and CPU time
 (``time.process_time`` of the process, summed over both workers) is the median over blocks;
 the load average is recorded beside each block.
@@ -48,9 +57,11 @@ Writes ``benchmarks/results/scaling.json`` and the "Scaling" section of BENCHMAR
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -73,7 +84,7 @@ SECTION = "## Scaling"
 CACHE = ROOT / "benchmarks" / ".cache"
 CENSUS_RAW = ROOT.parent / "shared" / "data" / "census-income" / "census-income.test.gz"
 MMOE = {"type": "mmoe", "experts": 8, "expert_units": [16]}
-DEFAULT_SETTINGS = ["text-32", "text-256", "census-4096", "census-32768"]
+DEFAULT_SETTINGS = ["text-256", "text-1024", "census-4096", "census-32768"]
 STARTUP_TIMEOUT = 600  # seconds a contender may take to read the data, build and trace
 
 
@@ -131,11 +142,11 @@ class Contender:
     """One or two processes of the same contender, driven over stdin/stdout (one JSON line each)."""
 
     def __init__(self, name: str, config: dict, workdir: Path, cores: list[int], record_traffic: bool = False,
-                 share: int = 1):
+                 share: int = 1, cluster: bool = False):
         self.name, self.processes, self.logs = name, [], []
         path = workdir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config), "utf-8")
-        addresses = [f"127.0.0.1:{p}" for p in free_ports(len(cores))] if len(cores) > 1 else []
+        addresses = [f"127.0.0.1:{p}" for p in free_ports(len(cores))] if cluster else []
         for i, core in enumerate(cores):
             env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
             env.update(TF_CPP_MIN_LOG_LEVEL="3", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
@@ -255,6 +266,8 @@ def serve(config_path: str, record_traffic: bool, share: int = 1) -> None:
     if record_traffic:
         ready["all_reduces"] = calls
         ready["sparse_rows"] = sparse_rows(tf, model, tasks, data, batch // 2)
+    elif strategy is None:
+        ready["pipeline_ms_per_batch"] = pipeline_cost(data, batch, config.training.seed)
     reply(ready)
     for line in sys.stdin:
         command = json.loads(line)
@@ -267,6 +280,18 @@ def serve(config_path: str, record_traffic: bool, share: int = 1) -> None:
         float(next(iter(sums.values())))  # the block ends when its last step has run
         reply({"steps": steps, "wall": time.perf_counter() - wall,
                "cpu": time.process_time() - cpu})
+
+
+def pipeline_cost(data, batch: int, seed: int, count: int = 20) -> dict:
+    """Wall and CPU ms per global batch of the input pipeline alone (``SplitData.batches``,
+    which every worker runs for every global batch before keeping its slice)."""
+    iterator = iter(data.batches(batch, shuffle_seed=seed + 1).repeat())
+    next(iterator)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        next(iterator)
+    return {"wall": round(1e3 * (time.perf_counter() - wall) / count, 3),
+            "cpu": round(1e3 * (time.process_time() - cpu) / count, 3)}
 
 
 def reply(message: dict) -> None:
@@ -313,33 +338,71 @@ def sparse_rows(tf, model, tasks: dict, data, batch: int) -> dict:
 
 
 # ---- one setting: three contenders, interleaved blocks ---------------------------------------
-def measure(model: str, batch: int, rounds: int, block_seconds: float, workdir: Path) -> dict:
+def measure(model: str, batch: int, rounds: int, block_seconds: float, workdir: Path, ballast: bool = True) -> dict:
     make = CONFIGS[model]
     contenders = {
-        "one": Contender("one", make(batch, False), workdir, [0], False),
+        "one": Contender("one", make(batch, False), workdir, [0]),
         "half": Contender("half", make(batch, False), workdir, [0], share=2),
-        "two": Contender("two", make(batch, True), workdir, [0, 1], True),
+        "pair": Contender("pair", make(batch, False), workdir, [0, 1], share=2),
+        "two": Contender("two", make(batch, True), workdir, [0, 1], record_traffic=True, cluster=True),
     }
+    spinner = Ballast(core=1) if ballast and shutil.which("taskset") else None
     try:
         readies = {name: c.ready() for name, c in contenders.items()}
         calls = {}
         for name, c in contenders.items():  # calibrate: calls per block of about block_seconds
-            probe = c.run(1)
+            with spinner.running(name in ("one", "half")) if spinner else contextlib.nullcontext():
+                probe = c.run(1)
             calls[name] = max(1, round(block_seconds / max(probe["wall"], 1e-3)))
         blocks = {name: [] for name in contenders}
         for r in range(rounds):
             order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
             for name in order:
                 load = os.getloadavg()[0]
-                result = contenders[name].run(calls[name])
+                with spinner.running(name in ("one", "half")) if spinner else contextlib.nullcontext():
+                    result = contenders[name].run(calls[name])
                 result.update(round=r, load=round(load, 2))
                 blocks[name].append(result)
     finally:
         for c in contenders.values():
             c.close()
+        if spinner:
+            spinner.close()
     (CACHE / "scaling").mkdir(parents=True, exist_ok=True)
     (CACHE / "scaling" / f"{model}-{batch}.json").write_text(json.dumps({"readies": readies, "blocks": blocks}))
-    return summarise(model, batch, readies, blocks)
+    result = summarise(model, batch, readies, blocks)
+    result["ballast"] = spinner is not None
+    return result
+
+
+class Ballast:
+    """A process spinning on ``core`` while a one-core contender runs, stopped otherwise.
+
+    On a machine shared with other work, the scheduler crowds the other processes onto the
+    core a pinned contender leaves idle, so one worker on one core gets that core nearly to
+    itself while two workers share both cores with everything else (measured here at load
+    ≈ 9: one process ran at 97 % of its core, two independent processes on both cores at
+    10–30 %). Keeping the other core busy during the one-core blocks makes other processes
+    share the cores the same way in every configuration; on an idle machine it changes nothing.
+    """
+
+    def __init__(self, core: int):
+        self.process = subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", "while True: pass"])
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    @contextlib.contextmanager
+    def running(self, on: bool):
+        if on:
+            os.kill(self.process.pid, signal.SIGCONT)
+        try:
+            yield
+        finally:
+            if on:
+                os.kill(self.process.pid, signal.SIGSTOP)
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 def per_step(blocks: list[dict], key: str) -> float:
@@ -347,26 +410,37 @@ def per_step(blocks: list[dict], key: str) -> float:
 
 
 def summarise(model: str, batch: int, readies: dict, blocks: dict) -> dict:
+    """Per-step medians and the efficiency, factored as
+
+    ``wall(one) / (2 wall(two)) = [wall(one) / (2 wall(half))] × [wall(half) / wall(pair)] × [wall(pair) / wall(two)]``:
+    what halving the batch costs, what running two cores at once costs on this machine, and
+    what the all-reduces and the wait for the slower worker cost (communication = two − pair).
+    """
     wall = {n: per_step(b, "wall") for n, b in blocks.items()}
     cpu = {n: per_step(b, "cpu") for n, b in blocks.items()}
+    best = {n: min(x["wall"] / x["steps"] for x in b) for n, b in blocks.items()}
     paired = sorted(blocks["one"][r]["wall"] / blocks["one"][r]["steps"]
                     / (2 * blocks["two"][r]["wall"] / blocks["two"][r]["steps"]) for r in range(len(blocks["one"])))
-    traffic = all_reduce_traffic(readies["two"][0])
-    communication = wall["two"] - wall["half"]
+    communication = wall["two"] - wall["pair"]
     return {
         "setting": f"{model}-{batch}", "model": model, "global_batch": batch,
-        "examples_per_second": {n: round(batch / w, 1) for n, w in wall.items() if n != "half"},
+        "examples_per_second": {"one": round(batch / wall["one"], 1), "two": round(batch / wall["two"], 1)},
         "wall_ms_per_step": {n: round(1e3 * w, 3) for n, w in wall.items()},
         "cpu_ms_per_step": {n: round(1e3 * c, 3) for n, c in cpu.items()},
+        "best_block_wall_ms_per_step": {n: round(1e3 * w, 3) for n, w in best.items()},
         "efficiency": round(wall["one"] / (2 * wall["two"]), 3),
         "efficiency_per_round": [round(p, 3) for p in paired],
+        "efficiency_best_blocks": round(best["one"] / (2 * best["two"]), 3),
         "cpu_efficiency": round(cpu["one"] / cpu["two"], 3),
-        "compute_ms": round(1e3 * wall["half"], 3),
+        "factors": {"halving": round(wall["one"] / (2 * wall["half"]), 3),
+                    "two_cores_at_once": round(wall["half"] / wall["pair"], 3),
+                    "communication": round(wall["pair"] / wall["two"], 3)},
+        "compute_ms": round(1e3 * wall["pair"], 3),
         "communication_ms": round(1e3 * communication, 3),
-        "compute_to_communication": round(wall["half"] / communication, 2) if communication > 0 else None,
-        "halving": round(2 * wall["half"] / wall["one"], 3),
-        "all_reduce": traffic,
+        "compute_to_communication": round(wall["pair"] / communication, 2) if communication > 0 else None,
+        "all_reduce": all_reduce_traffic(readies["two"][0]),
         "parameters": sum(_size(s) for s in readies["one"][0]["parameters"].values()),
+        "input_pipeline_ms_per_global_batch": readies["one"][0].get("pipeline_ms_per_batch"),
         "warmup_seconds": {n: [r["warmup_seconds"] for r in rs] for n, rs in readies.items()},
         "load": [b["load"] for bs in blocks.values() for b in bs],
         "blocks": blocks,
@@ -406,13 +480,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--block-seconds", type=float, default=3.0)
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1-second blocks, text-256 only")
+    parser.add_argument("--no-ballast", action="store_true",
+                        help="leave core 1 idle during the one-core contenders' blocks (see Ballast)")
     parser.add_argument("--write", action="store_true", help="write the results even for chosen settings")
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite BENCHMARKS.md's section from benchmarks/results/scaling.json, running nothing")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--traffic", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--share", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.traffic, args.share)
+        return 0
+    if args.render:
+        report = json.loads(RESULT.read_text("utf-8"))
+        save(report, markdown(report), None, ROOT / "BENCHMARKS.md", SECTION)
         return 0
     settings = args.settings or (["text-256"] if args.quick else DEFAULT_SETTINGS)
     rounds, block = (2, 1.0) if args.quick else (args.rounds, args.block_seconds)
@@ -426,7 +508,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for setting in settings:
             model, batch = setting.rsplit("-", 1)
-            result = measure(model, int(batch), rounds, block, Path(tmp))
+            result = measure(model, int(batch), rounds, block, Path(tmp), ballast=not args.no_ballast)
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "blocks"}), flush=True)
     load_after = os.getloadavg()
@@ -446,39 +528,84 @@ def markdown(report: dict) -> str:
     lines = [
         SECTION, "",
         "One worker pinned to one core (`taskset -c 0`) against two `multi_worker` workers on 127.0.0.1 pinned to "
-        "cores 0 and 1 (`TF_CONFIG`, `communication: ring`), the same global batch; every process with one "
-        "TensorFlow intra-op and one inter-op thread. A third contender, `half`, is one process on core 0 "
-        "computing exactly worker 0's half of every global batch (padding included) with no strategy and no "
-        "collective: a step's compute on a worker. Each contender is the project's trainer "
-        "(`Trainer.train_function` on `SplitData.batches`, across workers `distribute_batches`); after "
-        "tracing and warm-up they take turns in blocks of about "
-        f"{report['block_seconds']:g} s, ABBA over {report['rounds']} rounds, and each number is the median per "
-        "step over the blocks. Efficiency = throughput(two) / (2 × throughput(one)); CPU efficiency = CPU "
-        "seconds per step of one / of both workers together. Communication = step wall time of two − of half "
-        "(the all-reduces and the wait for the slower worker). Bytes: what one worker hands to the all-reduces "
-        "of one step, recorded while the step is traced.", "",
+        "cores 0 and 1 (`TF_CONFIG`, `communication: ring`), the same global batch; every process runs "
+        "TensorFlow with one intra-op and one inter-op thread; " + (
+            "while a one-core contender runs, a spinning process at the same niceness keeps core 1 busy, so "
+            "that other processes on this shared machine crowd no idle core and share the cores the same way "
+            "in every configuration. " if all(r.get("ballast") for r in results) else
+            "core 1 is left idle while a one-core contender runs (`--no-ballast`), so on a loaded machine the "
+            "other processes crowd onto it and the one-core contender gets its core nearly to itself. ")
+        + "Two more contenders take the collective out: "
+        "`half`, one process on core 0 computing exactly worker 0's half of every global batch (padding "
+        "included) with no strategy, and `pair`, two such processes at once on cores 0 and 1. Each contender "
+        "is the project's trainer (`Trainer.train_function` on `SplitData.batches`, across workers "
+        "`distribute_batches`); after tracing and warm-up the contenders take turns in blocks of about "
+        f"{report['block_seconds']:g} s, in the order one, half, pair, two and reversed every other round "
+        f"(ABBA, {report['rounds']} rounds), and each number is the median per step over the blocks. "
+        "Efficiency = throughput(two) / (2 × throughput(one)); CPU efficiency = CPU seconds per step of one / "
+        "of both workers together. Efficiency = halving × two cores at once × communication, where halving = "
+        "one / (2 × half) (a half batch is less work per example), two cores at once = half / pair (what "
+        "running both cores costs on this machine) and communication = pair / two (the all-reduces and the "
+        "wait for the slower worker; two − pair per step, in ms). Bytes: what one worker hands to the "
+        "all-reduces of one step, recorded while the step is traced.", "",
         "```", report["command"], "```", "",
         f"Run of {report['date']}: {report['machine']}; load average {report['load_average_before'][0]:.2f} "
         f"before, {report['load_average_after'][0]:.2f} after, {min(loads):.1f}–{max(loads):.1f} at the blocks "
         "(the machine is shared with other work: the load is other processes, and two synchronous workers "
-        "suffer more from it than one, since a step waits for whichever worker was descheduled). "
+        "suffer more from it than one, since every step waits for whichever worker was descheduled). "
         "Per-block numbers: `benchmarks/results/scaling.json`.", "",
-        "| setting | examples/s, one | examples/s, two | efficiency (per round) | CPU efficiency | ms/step one "
-        "/ half / two | compute : communication | bytes all-reduced per step | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| setting | examples/s, one / two | efficiency (per round; best blocks) | CPU efficiency "
+        "| halving × two cores × communication | ms/step one / half / pair / two | compute : communication "
+        "| bytes all-reduced per step |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        w, e = r["wall_ms_per_step"], r["efficiency_per_round"]
+        w, e, f = r["wall_ms_per_step"], r["efficiency_per_round"], r["factors"]
         ratio = f"{r['compute_to_communication']:.1f}" if r["compute_to_communication"] is not None else "–"
         lines.append(
-            f"| {r['setting']} | {r['examples_per_second']['one']:,.0f} | {r['examples_per_second']['two']:,.0f} | "
-            f"**{r['efficiency']:.2f}** ({min(e):.2f}–{max(e):.2f}) | {r['cpu_efficiency']:.2f} | "
-            f"{w['one']:.1f} / {w['half']:.1f} / {w['two']:.1f} | {ratio} | {kb(r['all_reduce']['bytes'])} in "
-            f"{r['all_reduce']['collectives']} all-reduces | {min(r['load']):.1f}–{max(r['load']):.1f} |")
+            f"| {r['setting']} | {r['examples_per_second']['one']:,.0f} / {r['examples_per_second']['two']:,.0f} | "
+            f"**{r['efficiency']:.2f}** ({min(e):.2f}–{max(e):.2f}; {r['efficiency_best_blocks']:.2f}) | "
+            f"{r['cpu_efficiency']:.2f} | {f['halving']:.2f} × {f['two_cores_at_once']:.2f} × "
+            f"{f['communication']:.2f} | {w['one']:.1f} / {w['half']:.1f} / {w['pair']:.1f} / {w['two']:.1f} | "
+            f"{ratio} | {kb(r['all_reduce']['bytes'])} in {r['all_reduce']['collectives']} all-reduces |")
     lines += ["", "Models: " + "; ".join(f"`{k}`: {v}" for k, v in report["models"].items()
                                          if any(r["model"] == k for r in results)) + ".", ""]
-    lines += ["(findings: below)", ""]
+    lines += [findings(results), ""]
     return "\n".join(lines)
+
+
+def findings(results: list[dict]) -> str:
+    """What the numbers say: compute against communication, and what the all-reduce carries."""
+    parts = []
+    for r in results:
+        t, c = r["all_reduce"], r["cpu_ms_per_step"]
+        compute, communication = c["pair"] / 2, (c["two"] - c["pair"]) / 2
+        parts.append(
+            f"`{r['setting']}`: per worker and step, {compute:.1f} ms of CPU computing its half (`pair`) and "
+            f"{communication:.1f} ms more as a worker of `two` (compute : communication "
+            f"{compute / communication:.1f} in CPU time) for {kb(t['bytes'])} in {t['collectives']} all-reduces; "
+            f"halving the batch costs {2 * c['half'] / c['one']:.2f}× the CPU per example")
+    tables = [(r["setting"], name, e, r["all_reduce"]) for r in results
+              for name, e in r["all_reduce"]["embedding_tables"].items()]
+    embedding = "; ".join(
+        f"`{s}` {name.split('/')[-2]} {e['table'][0]:,} × {e['table'][1]}: {kb(t['embedding_bytes_dense'])} "
+        f"dense, {e['rows']:,.0f} distinct rows per worker batch ({kb(t['embedding_bytes_as_distinct_rows'])} "
+        f"as rows with their indices, {kb(t['embedding_bytes_as_lookups'])} as the raw per-lookup slices)"
+        for s, name, e, t in tables)
+    walls = "; ".join(
+        f"`{r['setting']}` {r['efficiency']:.2f}, of which two cores at once {r['factors']['two_cores_at_once']:.2f} "
+        f"and halving × communication {r['factors']['halving'] * r['factors']['communication']:.2f}"
+        for r in results)
+    return ("**Findings.** Wall-clock efficiency: " + walls + ". `pair`, two processes with no collective at all, "
+            "shows what this machine gives two pinned processes at once at the measured load; where two cores "
+            "at once is far below 1 the loss is the machine's, not the all-reduce's, and where communication "
+            "is above 1 the medians are load noise (`two` and `pair` ran in different blocks). Wall-clock medians "
+            "move with other processes' load, so the split into compute and communication is read from CPU "
+            "time, which moves far less: " + "; ".join(parts) + ". **Embedding gradients.** " + (embedding or "none") + ". "
+            "Tables up to `DENSE_ALL_REDUCE_LIMIT` (1M elements) travel dense inside the one gradient pack: "
+            "at these sizes a batch touches most rows, so rows would save little, and a collective of their "
+            "own costs a round trip. Larger tables across workers travel as the union of the rows the workers "
+            "touched (`train/replica_gradients.py`): 4 bytes per table row for the marks plus the touched rows.")
 
 
 def kb(n: float) -> str:
