@@ -412,7 +412,7 @@ def per_step(blocks: list[dict], key: str) -> float:
 def summarise(model: str, batch: int, readies: dict, blocks: dict) -> dict:
     """Per-step medians and the efficiency, factored as
 
-    ``wall(one) / (2 wall(two)) = [wall(one) / (2 wall(half))] × [wall(half) / wall(pair)] × [wall(pair) / wall(two)]``:
+    ``one / (2 two) = [one / (2 half)] × [half / pair] × [pair / two]`` (wall time per step):
     what halving the batch costs, what running two cores at once costs on this machine, and
     what the all-reduces and the wait for the slower worker cost (communication = two − pair).
     """
@@ -601,7 +601,8 @@ def findings(results: list[dict]) -> str:
             "at once is far below 1 the loss is the machine's, not the all-reduce's, and where communication "
             "is above 1 the medians are load noise (`two` and `pair` ran in different blocks). Wall-clock medians "
             "move with other processes' load, so the split into compute and communication is read from CPU "
-            "time, which moves far less: " + "; ".join(parts) + ". **Embedding gradients.** " + (embedding or "none") + ". "
+            "time, which moves far less: " + "; ".join(parts) + ". **Embedding gradients.** "
+            + (embedding or "none") + ". "
             "Tables up to `DENSE_ALL_REDUCE_LIMIT` (1M elements) travel dense inside the one gradient pack: "
             "at these sizes a batch touches most rows, so rows would save little, and a collective of their "
             "own costs a round trip. Larger tables across workers travel as the union of the rows the workers "
