@@ -553,6 +553,10 @@ def markdown(report: dict) -> str:
         f"before, {report['load_average_after'][0]:.2f} after, {min(loads):.1f}–{max(loads):.1f} at the blocks "
         "(the machine is shared with other work: the load is other processes, and two synchronous workers "
         "suffer more from it than one, since every step waits for whichever worker was descheduled). "
+        f"Share of a core (median CPU time / wall time over the blocks): {core_share(results, ('one', 'half')):.0%} "
+        f"for the one-core contenders, {core_share(results, ('pair', 'two')):.0%} for each process of the two-core "
+        "ones: at this load the wall-clock ratios compare the shares the scheduler hands out as much as the "
+        "step itself, and CPU efficiency is the number that carries over to a machine whose cores are free. "
         "Per-block numbers: `benchmarks/results/scaling.json`.", "",
         "| setting | examples/s, one / two | efficiency (per round; best blocks) | CPU efficiency "
         "| halving × two cores × communication | ms/step one / half / pair / two | compute : communication "
@@ -571,7 +575,36 @@ def markdown(report: dict) -> str:
     lines += ["", "Models: " + "; ".join(f"`{k}`: {v}" for k, v in report["models"].items()
                                          if any(r["model"] == k for r in results)) + ".", ""]
     lines += [findings(results), ""]
+    if "without_ballast" in report:
+        lines += without_ballast(report["without_ballast"])
     return "\n".join(lines)
+
+
+def core_share(results: list[dict], names: tuple[str, ...]) -> float:
+    """Median over the blocks of ``names`` of CPU time / (processes × wall time)."""
+    return statistics.median(b["cpu"] / (len(b["cpu_per_process"]) * b["wall"])
+                             for r in results for n in names for b in r["blocks"][n])
+
+
+def without_ballast(earlier: dict) -> list[str]:
+    """The same benchmark with core 1 left idle in the one-core blocks (``--no-ballast``)."""
+    rows = earlier["results"]
+    loads = [x for r in rows for x in r["load"]]
+    single, double = core_share(rows, ("one", "half")), core_share(rows, ("pair", "two"))
+    lines = [f"Without the spinning process (`{earlier['command']}`, run of {earlier['date']}, load "
+             f"{min(loads):.1f}–{max(loads):.1f} at the blocks), the one-core contenders got {single:.0%} of their "
+             f"core (median CPU time / wall time over their blocks), each process of a two-core contender "
+             f"{double:.0%}:", "",
+             "| setting | efficiency (per round) | CPU efficiency | halving × two cores × communication "
+             "| ms/step one / half / pair / two | CPU ms/step one / half / pair / two |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        w, c, e, f = r["wall_ms_per_step"], r["cpu_ms_per_step"], r["efficiency_per_round"], r["factors"]
+        lines.append(f"| {r['setting']} | {r['efficiency']:.2f} ({min(e):.2f}–{max(e):.2f}) | "
+                     f"{r['cpu_efficiency']:.2f} | {f['halving']:.2f} × {f['two_cores_at_once']:.2f} × "
+                     f"{f['communication']:.2f} | {w['one']:.1f} / {w['half']:.1f} / {w['pair']:.1f} / "
+                     f"{w['two']:.1f} | {c['one']:.1f} / {c['half']:.1f} / {c['pair']:.1f} / {c['two']:.1f} |")
+    return lines + [""]
 
 
 def findings(results: list[dict]) -> str:
@@ -584,7 +617,10 @@ def findings(results: list[dict]) -> str:
             f"`{r['setting']}`: per worker and step, {compute:.1f} ms of CPU computing its half (`pair`) and "
             f"{communication:.1f} ms more as a worker of `two` (compute : communication "
             f"{compute / communication:.1f} in CPU time) for {kb(t['bytes'])} in {t['collectives']} all-reduces; "
-            f"halving the batch costs {2 * c['half'] / c['one']:.2f}× the CPU per example")
+            f"halving the batch costs {2 * c['half'] / c['one']:.2f}× the CPU per example"
+            + (f"; the input pipeline alone, which every worker runs for every global batch before keeping its "
+               f"half, {r['input_pipeline_ms_per_global_batch']['cpu']:.1f} ms of CPU per global batch"
+               if r.get("input_pipeline_ms_per_global_batch") else ""))
     tables = [(r["setting"], name, e, r["all_reduce"]) for r in results
               for name, e in r["all_reduce"]["embedding_tables"].items()]
     embedding = "; ".join(
