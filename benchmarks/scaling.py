@@ -1,34 +1,69 @@
-"""Multi-worker scaling: census-income MMoE trained by 1 and 2 local worker processes.
+"""Multi-worker scaling: one worker on one core against two workers on one core each, same global batch.
 
 Usage::
 
-    python benchmarks/scaling.py [--data ../shared/data/census-income] [--epochs 6]
-        [--batch-sizes 512 4096] [--balance fixed pcgrad]
+    python benchmarks/scaling.py                       # every setting below, writes the results
+    python benchmarks/scaling.py --settings text-256   # one setting, writes nothing unless --write
+    python benchmarks/scaling.py --quick               # a smoke run (seconds per block, 2 rounds)
 
-Every run trains the census MMoE of ``benchmarks/census.py`` (8 experts × 16 units, two
-binary tasks, 31 categorical embeddings + 7 numeric inputs; Adam 1e-3; the same global batch
-in every configuration) on the 50% training split, in fresh processes started with
-``mtlflow.run.train``:
+Settings (``MODEL-GLOBAL_BATCH``):
 
-* ``1 worker, 2 cores``: ``strategy: none``, the whole machine;
-* ``1 worker, 1 core``: ``strategy: none`` pinned to core 0 (``taskset -c 0``);
-* ``2 workers, 1 core each``: ``strategy: multi_worker`` over two processes on 127.0.0.1
-  (``TF_CONFIG`` per process), pinned to cores 0 and 1; each computes half of every
-  global batch and the gradients are all-reduced over gRPC (``communication: ring``).
+* ``text-*``: the demo's model (``mtlflow demo``: character BiLSTM, 64-d embeddings, 96 units
+  per direction, intent + BIO slots + masked sentiment) on the demo's generated corpus
+  (written to ``benchmarks/.cache/customer_service``; 4,320 of its 4,800 training rows, the
+  default 10 % held out), the project's own data, so the benchmark runs on any machine;
+* ``census-*``: the census-income MMoE of ``benchmarks/census.py`` (8 experts × 16 units, two
+  binary tasks, 31 categorical embeddings + 7 numeric inputs, 16 steps per execution) on
+  the 50 % training split of ``../shared/data/census-income`` (skipped when it is absent).
 
-Throughput (examples/s) is the training examples over the median ``history.json`` seconds
-of epochs 2… (the first, with tracing, is left out). Scaling efficiency =
-2-worker throughput / (2 × 1-worker-1-core throughput). Writes
-``benchmarks/results/scaling.json`` and the "Scaling" section of BENCHMARKS.md.
+Every setting starts four contenders, each a process (or two) of the project's own
+trainer (``Trainer.train_function``, the compiled unit ``Trainer.fit`` runs, on the same
+input pipeline, ``SplitData.batches`` and, across workers, ``distribute_batches``):
+
+* ``one``: ``strategy: none``, the global batch, pinned to core 0 (``taskset -c 0``);
+* ``two``: ``strategy: multi_worker`` over 127.0.0.1 (``TF_CONFIG``, ``communication:
+  ring``), pinned to cores 0 and 1, each computing half of every global batch and
+  all-reducing the label counts, losses and gradients over gRPC;
+* ``half``: ``strategy: none``, pinned to core 0, every global batch cut to its first half
+  (worker 0's rows, padding included): one worker's share of the work without any collective;
+* ``pair``: two ``half`` processes at once, on cores 0 and 1, independent of each other:
+  the two workers' compute without the all-reduces. ``two`` − ``pair`` per step is what the
+  all-reduces and the wait for the slower worker cost; ``half`` / ``pair`` is what running
+  both cores at once costs on this machine.
+
+While a one-core contender (``one``, ``half``) runs, a spinning process at the same
+niceness keeps core 1 busy (``Ballast``; ``--no-ballast`` leaves it idle): on a machine
+shared with other work, the scheduler otherwise crowds the other processes onto the idle
+core and a one-core contender gets its core nearly to itself, while two workers share both
+cores with everything else.
+
+Every process runs TensorFlow with one intra-op and one inter-op thread. After tracing and
+a warm-up, the contenders take turns in blocks of steps (each block about
+``--block-seconds``), in the order one, half, pair, two and reversed every other round (ABBA), so
+load from other processes lands on every contender. The per-step wall and CPU time
+(``time.process_time`` of the process, summed over both workers) is the median over blocks;
+the load average is recorded beside each block.
+
+Efficiency = throughput(two) / (2 × throughput(one)) = wall(one) / (2 × wall(two)) per step,
+also per round (paired). CPU efficiency = CPU(one) / (CPU(worker 0) + CPU(worker 1)) per
+step. Bytes all-reduced per step: every all-reduce the traced step of the two-worker chief
+makes, with the shapes and types it carries, recorded while it is traced; beside them,
+what the embedding gradients would carry as rows (indices and touched rows of one worker's
+half batch, measured on 20 batches).
+
+Writes ``benchmarks/results/scaling.json`` and the "Scaling" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,28 +81,121 @@ from _report import machine, save  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "scaling.json"
 SECTION = "## Scaling"
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "census-income"
+CACHE = ROOT / "benchmarks" / ".cache"
+CENSUS_RAW = ROOT.parent / "shared" / "data" / "census-income" / "census-income.test.gz"
 MMOE = {"type": "mmoe", "experts": 8, "expert_units": [16]}
-TIMEOUT = 900  # seconds one run may take
+DEFAULT_SETTINGS = ["text-256", "text-1024", "census-4096", "census-32768"]
+STARTUP_TIMEOUT = 600  # seconds a contender may take to read the data, build and trace
 
 
-def config(paths: dict, batch_size: int, epochs: int, balance: str, distributed: bool) -> dict:
-    from mtlflow.data.census import CATEGORICAL, NUMERIC
+# ---- configs ---------------------------------------------------------------------------
+def text_config(batch_size: int, distributed: bool) -> dict:
+    """The demo's config (``mtlflow demo``), on the cached demo corpus."""
+    import mtlflow
+    from mtlflow.data.customer_service import write_corpus
 
-    training = {"epochs": epochs, "batch_size": batch_size, "learning_rate": 1e-3, "seed": 0,
-                "early_stopping": None, "clip_norm": None, "steps_per_execution": 16,
-                "diagnostics_every": None, "balance": {"method": balance}}
-    if distributed:
-        training["distribution"] = {"strategy": "multi_worker", "communication": "ring"}
-    return {
+    folder = CACHE / "customer_service"
+    if not (folder / "train.jsonl").is_file():
+        write_corpus(folder, n=6000, seed=0)
+    raw = yaml.safe_load((Path(mtlflow.__file__).parent / "templates" / "customer_service.yaml").read_text("utf-8"))
+    raw["data"] = {"format": "jsonl", "train": str(folder / "train.jsonl")}
+    raw["training"].update({"batch_size": batch_size, "early_stopping": None, "steps_per_execution": 4, "seed": 0,
+                            "diagnostics_every": None})
+    raw["export"] = {"base_dir": None}
+    return with_distribution(raw, distributed)
+
+
+def census_config(batch_size: int, distributed: bool) -> dict:
+    """``benchmarks/census.py``'s MMoE on the census training split."""
+    from mtlflow.data.census import CATEGORICAL, NUMERIC, prepare_census
+
+    paths = prepare_census(CENSUS_RAW, CACHE / "census", seed=0)
+    raw = {
         "data": {"format": "csv", "train": str(paths["train"]), "validation_split": 0.0},
         "inputs": {"numeric": NUMERIC, "categorical": CATEGORICAL},
         "encoder": {"categorical_dim": 4, "mlp": []},
         "sharing": MMOE,
         "tasks": [{"name": t, "type": "binary", "tower": [8]} for t in ("income", "never_married")],
-        "training": training,
+        "training": {"batch_size": batch_size, "learning_rate": 1e-3, "seed": 0, "early_stopping": None,
+                     "clip_norm": None, "steps_per_execution": 16, "diagnostics_every": None},
         "export": {"base_dir": None},
     }
+    return with_distribution(raw, distributed)
+
+
+def with_distribution(raw: dict, distributed: bool) -> dict:
+    if distributed:
+        raw["training"]["distribution"] = {"strategy": "multi_worker", "communication": "ring"}
+    return raw
+
+
+CONFIGS = {"text": text_config, "census": census_config}
+DESCRIPTIONS = {
+    "text": "demo BiLSTM (character embeddings 64, 96 units per direction; intent, slots, sentiment), "
+            "4,320 generated training utterances, 4 steps per execution",
+    "census": "census MMoE (8 experts × 16; income, never_married), 49,881 rows, 16 steps per execution",
+}
+
+
+# ---- the contender processes ----------------------------------------------------------
+class Contender:
+    """One or two processes of the same contender, driven over stdin/stdout (one JSON line each)."""
+
+    def __init__(self, name: str, config: dict, workdir: Path, cores: list[int], record_traffic: bool = False,
+                 share: int = 1, cluster: bool = False):
+        self.name, self.processes, self.logs = name, [], []
+        path = workdir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config), "utf-8")
+        addresses = [f"127.0.0.1:{p}" for p in free_ports(len(cores))] if cluster else []
+        for i, core in enumerate(cores):
+            env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+            env.update(TF_CPP_MIN_LOG_LEVEL="3", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
+            if addresses:
+                env["TF_CONFIG"] = json.dumps({"cluster": {"worker": addresses},
+                                               "task": {"type": "worker", "index": i}})
+            command = [sys.executable, __file__, "--serve", str(path), "--share", str(share)]
+            if record_traffic and i == 0:
+                command.append("--traffic")
+            if shutil.which("taskset"):
+                command = ["taskset", "-c", str(core)] + command
+            log = workdir / f"{name}-{i}.log"
+            self.logs.append(log)
+            self.processes.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                   stderr=log.open("w"), env=env, text=True, bufsize=1))
+
+    def ready(self) -> list[dict]:
+        return [self._read(p, STARTUP_TIMEOUT) for p in self.processes]
+
+    def run(self, calls: int) -> dict:
+        """``calls`` compiled calls on every process; wall = the slowest process's, CPU summed."""
+        for p in self.processes:
+            p.stdin.write(json.dumps({"calls": calls}) + "\n")
+            p.stdin.flush()
+        replies = [self._read(p, STARTUP_TIMEOUT) for p in self.processes]
+        return {"steps": replies[0]["steps"], "wall": max(r["wall"] for r in replies),
+                "cpu": sum(r["cpu"] for r in replies), "cpu_per_process": [r["cpu"] for r in replies]}
+
+    def _read(self, process, timeout: float) -> dict:
+        line = process.stdout.readline()
+        if not line:
+            process.wait(timeout=timeout)
+            raise RuntimeError(f"{self.name}: a process ended (exit {process.returncode}):\n"
+                               + "\n".join(log.read_text()[-3000:] for log in self.logs))
+        return json.loads(line)
+
+    def close(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                try:
+                    p.stdin.write(json.dumps({"quit": True}) + "\n")
+                    p.stdin.flush()
+                except (BrokenPipeError, OSError):
+                    pass
+        for p in self.processes:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def free_ports(count: int) -> list[int]:
@@ -80,178 +208,445 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def launch(config_path: Path, out: Path, cores: list[int] | None, tf_config: dict | None, log: Path):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    if tf_config is not None:
-        env["TF_CONFIG"] = json.dumps(tf_config)
-    command = [sys.executable, __file__, "--worker", str(config_path), str(out)]
-    if cores is not None:
-        if shutil.which("taskset"):
-            command = ["taskset", "-c", ",".join(map(str, cores))] + command
-        else:  # no taskset: at least keep TensorFlow's thread pools to the core count
-            env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(len(cores))
-    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+def serve(config_path: str, record_traffic: bool, share: int = 1) -> None:
+    """A contender process: builds the trainer of ``config_path``, traces and warms up, then runs
+    blocks of compiled calls as asked on stdin, answering with their wall and CPU seconds.
 
+    ``share`` > 1: every global batch is built and then cut to its first ``1/share`` of rows,
+    as worker 0 of ``share`` workers keeps them (:func:`mtlflow.train.sharding.distribute_batches`),
+    so the step computes exactly that worker's part, padding included, without a collective."""
+    import tensorflow as tf
 
-def run(name: str, cfg: dict, workdir: Path, workers: int, pinned: bool) -> dict:
-    """Trains ``cfg`` with ``workers`` processes; returns throughput from the chief's history."""
-    run_dir = workdir / name
-    path = workdir / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg), "utf-8")
-    began = time.perf_counter()
-    if workers == 1:
-        processes = [launch(path, run_dir / "out", [0] if pinned else None, None, workdir / f"{name}.log")]
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from mtlflow.config import load_config
+    from mtlflow.run import absolute_config
+    from mtlflow.train.distribution import is_multi_worker, make_strategy
+
+    path = Path(config_path)
+    config = absolute_config(load_config(path), path.parent)
+    strategy = make_strategy(config.training.distribution)  # before TensorFlow runs any op
+    from mtlflow.data.vocabulary import fit_vocabularies
+    from mtlflow.model.build import build_model
+    from mtlflow.model.preprocessor import Preprocessor
+    from mtlflow.run import Run, read_config_table, read_splits, settle_config_tokenizer
+    from mtlflow.tasks import create_task
+    from mtlflow.train.sharding import distribute_batches
+    from mtlflow.train.trainer import Trainer
+
+    tasks = {spec.name: create_task(spec) for spec in config.tasks}
+    table = read_config_table(config, config.data.train)
+    config, _ = settle_config_tokenizer(config, table)
+    train_split, _, _ = read_splits(config, tasks, None, table)
+    vocab = fit_vocabularies(train_split.features, config.inputs)
+    preprocessor = Preprocessor(config.inputs, vocab, config.encoder)
+    if strategy is not None:
+        with strategy.scope():
+            model = build_model(config, vocab, tasks)
     else:
-        addresses = [f"127.0.0.1:{p}" for p in free_ports(workers)]
-        processes = [launch(path, run_dir / f"out{i}" if i else run_dir / "out", [i] if pinned else None,
-                            {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}},
-                            workdir / f"{name}-{i}.log") for i in range(workers)]
+        model = build_model(config, vocab, tasks)
+    data = Run(path.parent, config, tasks, vocab, model, preprocessor).split_data(train_split)
+    trainer = Trainer(model, tasks, config.training, None, strategy=strategy)
+    batch, per_call = config.training.batch_size, config.training.steps_per_execution
+    batches = data.batches(batch, shuffle_seed=config.training.seed).repeat()
+    if share > 1:
+        batches = batches.map(lambda *b: tf.nest.map_structure(lambda t: t[: tf.shape(t)[0] // share], b))
+    if strategy is not None:
+        batches = distribute_batches(strategy, batches, is_multi_worker(strategy))
+    iterator = iter(batches)
+    calls: list[list[dict]] = []
+    if record_traffic:
+        record_all_reduces(tf, calls)
+    began = time.perf_counter()
+    for _ in range(3):  # tracing, then two calls to settle the input pipeline and the collectives
+        sums, _ = trainer.train_function(iterator, per_call)
+    float(next(iter(sums.values())))
+    ready = {"ready": True, "warmup_seconds": round(time.perf_counter() - began, 2),
+             "parameters": {v.path: v.shape.as_list() for v in model.trainable_variables}}
+    if record_traffic:
+        ready["all_reduces"] = calls
+        ready["sparse_rows"] = sparse_rows(tf, model, tasks, data, batch // 2)
+    elif strategy is None:
+        ready["pipeline_ms_per_batch"] = pipeline_cost(data, batch, config.training.seed)
+    reply(ready)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command.get("quit"):
+            break
+        wall, cpu, steps = time.perf_counter(), time.process_time(), 0
+        for _ in range(command["calls"]):
+            sums, ran = trainer.train_function(iterator, per_call)
+            steps += ran
+        float(next(iter(sums.values())))  # the block ends when its last step has run
+        reply({"steps": steps, "wall": time.perf_counter() - wall,
+               "cpu": time.process_time() - cpu})
+
+
+def pipeline_cost(data, batch: int, seed: int, count: int = 20) -> dict:
+    """Wall and CPU ms per global batch of the input pipeline alone (``SplitData.batches``,
+    which every worker runs for every global batch before keeping its slice)."""
+    iterator = iter(data.batches(batch, shuffle_seed=seed + 1).repeat())
+    next(iterator)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        next(iterator)
+    return {"wall": round(1e3 * (time.perf_counter() - wall) / count, 3),
+            "cpu": round(1e3 * (time.process_time() - cpu) / count, 3)}
+
+
+def reply(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def record_all_reduces(tf, calls: list) -> None:
+    """Notes, while a step is traced, what every all-reduce of replica 0 carries."""
+    context = tf.distribute.ReplicaContext
+    original = context.all_reduce
+
+    def all_reduce(self, reduce_op, value, *args, **kwargs):
+        if getattr(self, "_replica_id_in_sync_group", 0) == 0:
+            calls.append([describe(tf, t) for t in tf.nest.flatten(value)])
+        return original(self, reduce_op, value, *args, **kwargs)
+
+    context.all_reduce = all_reduce
+
+
+def describe(tf, value) -> dict:
+    if isinstance(value, tf.IndexedSlices):
+        return {"sparse": True, "shape": value.values.shape.as_list(), "dtype": value.values.dtype.name}
+    return {"sparse": False, "shape": value.shape.as_list(), "dtype": value.dtype.name}
+
+
+def sparse_rows(tf, model, tasks: dict, data, batch: int) -> dict:
+    """For every variable whose gradient is sparse (``IndexedSlices``): the distinct rows one
+    worker's batch of ``batch`` examples touches (mean over 20 batches) and the row width."""
+    out: dict[str, dict] = {}
+    for inputs, labels, masks in data.batches(batch, shuffle_seed=1).take(20):
+        with tf.GradientTape() as tape:
+            predictions = model(inputs, training=True)
+            loss = tf.add_n([tf.reduce_sum(task.per_example_loss(labels[n], predictions[n])
+                                           * tf.cast(masks[n], tf.float32)) for n, task in tasks.items()])
+        for v, g in zip(model.trainable_variables, tape.gradient(loss, model.trainable_variables)):
+            if isinstance(g, tf.IndexedSlices):
+                entry = out.setdefault(v.path, {"table": v.shape.as_list(), "rows": [],
+                                                "lookups": []})
+                entry["rows"].append(int(tf.size(tf.unique(g.indices)[0])))
+                entry["lookups"].append(int(tf.size(g.indices)))
+    return {k: {"table": e["table"], "rows": statistics.mean(e["rows"]), "lookups": statistics.mean(e["lookups"])}
+            for k, e in out.items()}
+
+
+# ---- one setting: three contenders, interleaved blocks ---------------------------------------
+def measure(model: str, batch: int, rounds: int, block_seconds: float, workdir: Path, ballast: bool = True) -> dict:
+    make = CONFIGS[model]
+    contenders = {
+        "one": Contender("one", make(batch, False), workdir, [0]),
+        "half": Contender("half", make(batch, False), workdir, [0], share=2),
+        "pair": Contender("pair", make(batch, False), workdir, [0, 1], share=2),
+        "two": Contender("two", make(batch, True), workdir, [0, 1], record_traffic=True, cluster=True),
+    }
+    spinner = Ballast(core=1) if ballast and shutil.which("taskset") else None
     try:
-        for process in processes:
-            process.wait(timeout=TIMEOUT)
+        readies = {name: c.ready() for name, c in contenders.items()}
+        calls = {}
+        for name, c in contenders.items():  # calibrate: calls per block of about block_seconds
+            with spinner.running(name in ("one", "half")) if spinner else contextlib.nullcontext():
+                probe = c.run(1)
+            calls[name] = max(1, round(block_seconds / max(probe["wall"], 1e-3)))
+        blocks = {name: [] for name in contenders}
+        for r in range(rounds):
+            order = list(contenders) if r % 2 == 0 else list(reversed(contenders))
+            for name in order:
+                load = os.getloadavg()[0]
+                with spinner.running(name in ("one", "half")) if spinner else contextlib.nullcontext():
+                    result = contenders[name].run(calls[name])
+                result.update(round=r, load=round(load, 2))
+                blocks[name].append(result)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-    failed = [i for i, p in enumerate(processes) if p.returncode != 0]
-    if failed:
-        logs = sorted(workdir.glob(f"{name}*.log"))
-        raise RuntimeError(f"{name}: worker(s) {failed} failed:\n" + "\n".join(l.read_text()[-2000:] for l in logs))
-    history = json.loads((run_dir / "out" / "history.json").read_text())
-    examples = sum(1 for _ in open(cfg["data"]["train"], encoding="utf-8")) - 1
-    timed = sorted(e["seconds"] for e in history["epochs"][1:])
-    median = timed[len(timed) // 2] if len(timed) % 2 else (timed[len(timed) // 2 - 1] + timed[len(timed) // 2]) / 2
-    return {"name": name, "workers": workers, "cores_per_worker": 1 if pinned else os.cpu_count(),
-            "batch_size": cfg["training"]["batch_size"], "balance": cfg["training"]["balance"]["method"],
-            "examples_per_second": round(examples / median, 1),
-            "examples_per_second_mean": round(examples * len(timed) / sum(timed), 1),
-            "examples_per_second_best": round(examples / timed[0], 1),
-            "epoch_seconds": [e["seconds"] for e in history["epochs"]],
-            "final_train_loss": history["epochs"][-1]["train_loss"],
-            "wall_seconds": round(time.perf_counter() - began, 1)}
+        for c in contenders.values():
+            c.close()
+        if spinner:
+            spinner.close()
+    (CACHE / "scaling").mkdir(parents=True, exist_ok=True)
+    (CACHE / "scaling" / f"{model}-{batch}.json").write_text(json.dumps({"readies": readies, "blocks": blocks}))
+    result = summarise(model, batch, readies, blocks)
+    result["ballast"] = spinner is not None
+    return result
 
 
-def worker(config_path: str, out: str) -> None:
-    from mtlflow.run import train
+class Ballast:
+    """A process spinning on ``core`` while a one-core contender runs, stopped otherwise.
 
-    train(config_path, out, verbose=False, export=False)
+    On a machine shared with other work, the scheduler crowds the other processes onto the
+    core a pinned contender leaves idle, so one worker on one core gets that core nearly to
+    itself while two workers share both cores with everything else (measured here at load
+    ≈ 9: one process ran at 97 % of its core, two independent processes on both cores at
+    10–30 %). Keeping the other core busy during the one-core blocks makes other processes
+    share the cores the same way in every configuration; on an idle machine it changes nothing.
+    """
+
+    def __init__(self, core: int):
+        self.process = subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", "while True: pass"])
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    @contextlib.contextmanager
+    def running(self, on: bool):
+        if on:
+            os.kill(self.process.pid, signal.SIGCONT)
+        try:
+            yield
+        finally:
+            if on:
+                os.kill(self.process.pid, signal.SIGSTOP)
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
+def per_step(blocks: list[dict], key: str) -> float:
+    return statistics.median(b[key] / b["steps"] for b in blocks)
+
+
+def summarise(model: str, batch: int, readies: dict, blocks: dict) -> dict:
+    """Per-step medians and the efficiency, factored as
+
+    ``one / (2 two) = [one / (2 half)] × [half / pair] × [pair / two]`` (wall time per step):
+    what halving the batch costs, what running two cores at once costs on this machine, and
+    what the all-reduces and the wait for the slower worker cost (communication = two − pair).
+    """
+    wall = {n: per_step(b, "wall") for n, b in blocks.items()}
+    cpu = {n: per_step(b, "cpu") for n, b in blocks.items()}
+    best = {n: min(x["wall"] / x["steps"] for x in b) for n, b in blocks.items()}
+    paired = sorted(blocks["one"][r]["wall"] / blocks["one"][r]["steps"]
+                    / (2 * blocks["two"][r]["wall"] / blocks["two"][r]["steps"]) for r in range(len(blocks["one"])))
+    communication = wall["two"] - wall["pair"]
+    return {
+        "setting": f"{model}-{batch}", "model": model, "global_batch": batch,
+        "examples_per_second": {"one": round(batch / wall["one"], 1), "two": round(batch / wall["two"], 1)},
+        "wall_ms_per_step": {n: round(1e3 * w, 3) for n, w in wall.items()},
+        "cpu_ms_per_step": {n: round(1e3 * c, 3) for n, c in cpu.items()},
+        "best_block_wall_ms_per_step": {n: round(1e3 * w, 3) for n, w in best.items()},
+        "efficiency": round(wall["one"] / (2 * wall["two"]), 3),
+        "efficiency_per_round": [round(p, 3) for p in paired],
+        "efficiency_best_blocks": round(best["one"] / (2 * best["two"]), 3),
+        "cpu_efficiency": round(cpu["one"] / cpu["two"], 3),
+        "factors": {"halving": round(wall["one"] / (2 * wall["half"]), 3),
+                    "two_cores_at_once": round(wall["half"] / wall["pair"], 3),
+                    "communication": round(wall["pair"] / wall["two"], 3)},
+        "compute_ms": round(1e3 * wall["pair"], 3),
+        "communication_ms": round(1e3 * communication, 3),
+        "compute_to_communication": round(wall["pair"] / communication, 2) if communication > 0 else None,
+        "all_reduce": all_reduce_traffic(readies["two"][0]),
+        "parameters": sum(_size(s) for s in readies["one"][0]["parameters"].values()),
+        "input_pipeline_ms_per_global_batch": readies["one"][0].get("pipeline_ms_per_batch"),
+        "warmup_seconds": {n: [r["warmup_seconds"] for r in rs] for n, rs in readies.items()},
+        "load": [b["load"] for bs in blocks.values() for b in bs],
+        "blocks": blocks,
+    }
+
+
+def _size(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def all_reduce_traffic(ready: dict) -> dict:
+    """Bytes one worker hands to the all-reduces of one ordinary step (per the traced step),
+    and what the sparse gradients would be as rows."""
+    width = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "float16": 2, "bfloat16": 2}
+    shapes = list(ready["parameters"].values())
+    calls = [[dict(t, shape=shapes[i]) if None in t["shape"] and len(c) == len(shapes) else t
+              for i, t in enumerate(c)] for c in ready["all_reduces"]]  # densified rows: the table's shape
+    dense = sum(_size(t["shape"]) * width[t["dtype"]] for c in calls for t in c if not t["sparse"])
+    sparse_tensors = sum(1 for c in calls for t in c if t["sparse"])
+    tables = ready.get("sparse_rows", {})
+    densified = sum(_size(e["table"]) * 4 for e in tables.values())
+    as_rows = sum(e["rows"] * (_size(e["table"][1:]) * 4 + 8) for e in tables.values())
+    as_lookups = sum(e["lookups"] * (_size(e["table"][1:]) * 4 + 8) for e in tables.values())
+    return {"collectives": len(calls), "tensors": sum(len(c) for c in calls), "bytes": dense,
+            "sparse_tensors": sparse_tensors, "embedding_tables": tables,
+            "embedding_bytes_dense": densified, "embedding_bytes_as_distinct_rows": round(as_rows),
+            "embedding_bytes_as_lookups": round(as_lookups)}
+
+
+# ---- report ------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="census-income.test.gz or the directory holding it")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[512, 4096])
-    parser.add_argument("--balance", nargs="+", default=["fixed", "pcgrad"])
-    parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / ".cache" / "census")
-    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--settings", nargs="+", default=None, help=f"default: {' '.join(DEFAULT_SETTINGS)}")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--block-seconds", type=float, default=3.0)
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 1-second blocks, text-256 only")
+    parser.add_argument("--no-ballast", action="store_true",
+                        help="leave core 1 idle during the one-core contenders' blocks (see Ballast)")
+    parser.add_argument("--write", action="store_true", help="write the results even for chosen settings")
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite BENCHMARKS.md's section from benchmarks/results/scaling.json, running nothing")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--traffic", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--share", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker(*args.worker)
+    if args.serve:
+        serve(args.serve, args.traffic, args.share)
         return 0
-    from mtlflow.data.census import prepare_census
-
-    data = args.data / "census-income.test.gz" if args.data.is_dir() else args.data
-    paths = prepare_census(data, args.cache, seed=0)
+    if args.render:
+        report = json.loads(RESULT.read_text("utf-8"))
+        save(report, markdown(report), None, ROOT / "BENCHMARKS.md", SECTION)
+        return 0
+    settings = args.settings or (["text-256"] if args.quick else DEFAULT_SETTINGS)
+    rounds, block = (2, 1.0) if args.quick else (args.rounds, args.block_seconds)
+    if not CENSUS_RAW.is_file():
+        skipped = [s for s in settings if s.startswith("census")]
+        settings = [s for s in settings if s not in skipped]
+        if skipped:
+            print(f"{CENSUS_RAW} not found: skipping {', '.join(skipped)}", file=sys.stderr)
     load_before = os.getloadavg()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for balance in args.balance:
-            for batch in args.batch_sizes:
-                for name, workers, pinned in (("1 worker, 2 cores", 1, False), ("1 worker, 1 core", 1, True),
-                                              ("2 workers, 1 core each", 2, True)):
-                    if balance != args.balance[0] and name == "1 worker, 2 cores":
-                        continue  # the per-core comparison is what the other balancers add
-                    label = f"{balance}-{batch}-{name.replace(' ', '_').replace(',', '')}"
-                    cfg = config(paths, batch, args.epochs, balance, workers > 1)
-                    result = run(label, cfg, Path(tmp), workers, pinned)
-                    result["configuration"] = name
-                    results.append(result)
-                    print(json.dumps(result), flush=True)
+        for setting in settings:
+            model, batch = setting.rsplit("-", 1)
+            result = measure(model, int(batch), rounds, block, Path(tmp), ballast=not args.no_ballast)
+            results.append(result)
+            print(json.dumps({k: v for k, v in result.items() if k != "blocks"}), flush=True)
     load_after = os.getloadavg()
-    rows = efficiency_rows(results)
     command = "python benchmarks/scaling.py " + " ".join(sys.argv[1:])
     report = {"benchmark": "scaling", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "command": command.strip(), "machine": machine(), "load_average_before": load_before,
-              "load_average_after": load_after, "model": {"sharing": MMOE, "tasks": ["income", "never_married"]},
-              "epochs": args.epochs, "timed_epochs": args.epochs - 1, "summary": rows, "runs": results}
-    save(report, markdown(report), RESULT, ROOT / "BENCHMARKS.md", SECTION)
+              "load_average_after": load_after, "rounds": rounds, "block_seconds": block,
+              "models": DESCRIPTIONS, "results": results}
+    write = args.write or (args.settings is None and not args.quick)
+    save(report, markdown(report), RESULT if write else None, ROOT / "BENCHMARKS.md" if write else None, SECTION)
     return 0
 
 
-def efficiency_rows(results: list[dict]) -> list[dict]:
-    rows = []
-    for balance in dict.fromkeys(r["balance"] for r in results):
-        for batch in dict.fromkeys(r["batch_size"] for r in results):
-            chosen = [r for r in results if r["balance"] == balance and r["batch_size"] == batch]
-            by = {r["configuration"]: r["examples_per_second"] for r in chosen}
-            best = {r["configuration"]: r["examples_per_second_best"] for r in chosen}
-            one_core, two = by["1 worker, 1 core"], by["2 workers, 1 core each"]
-            row = {"balance": balance, "batch_size": batch, "one_core": one_core, "two_workers": two,
-                   "efficiency": round(two / (2 * one_core), 3),
-                   "efficiency_best_epochs": round(best["2 workers, 1 core each"] / (2 * best["1 worker, 1 core"]), 3)}
-            if "1 worker, 2 cores" in by:
-                row["one_process_two_cores"] = by["1 worker, 2 cores"]
-                row["two_workers_vs_one_process"] = round(two / by["1 worker, 2 cores"], 3)
-            rows.append(row)
-    return rows
-
-
 def markdown(report: dict) -> str:
+    results = report["results"]
+    loads = [x for r in results for x in r["load"]]
     lines = [
         SECTION, "",
-        "Census-income MMoE (8 experts × 16, the model of \"Census-income\" above; 49,881 training rows, Adam 1e-3, "
-        "16 steps per execution) trained by separate processes on this 2-core machine: one process on both cores, "
-        "one process pinned to one core (`taskset -c 0`), and two `multi_worker` processes on 127.0.0.1 pinned to "
-        "one core each, splitting every global batch in two and all-reducing over gRPC (`communication: ring`). "
-        f"examples/s: training examples / median epoch seconds of epochs 2–{report['epochs']} (the first, with "
-        "tracing, is left out). Efficiency = 2 workers / (2 × 1 worker on 1 core); \"best epochs\" uses each run's "
-        "fastest epoch instead of the median, the step cost with the least disturbance from other processes.", "",
+        "One worker pinned to one core (`taskset -c 0`) against two `multi_worker` workers on 127.0.0.1 pinned to "
+        "cores 0 and 1 (`TF_CONFIG`, `communication: ring`), the same global batch; every process runs "
+        "TensorFlow with one intra-op and one inter-op thread; " + (
+            "while a one-core contender runs, a spinning process at the same niceness keeps core 1 busy, so "
+            "that other processes on this shared machine crowd no idle core and share the cores the same way "
+            "in every configuration. " if all(r.get("ballast") for r in results) else
+            "core 1 is left idle while a one-core contender runs (`--no-ballast`), so on a loaded machine the "
+            "other processes crowd onto it and the one-core contender gets its core nearly to itself. ")
+        + "Two more contenders take the collective out: "
+        "`half`, one process on core 0 computing exactly worker 0's half of every global batch (padding "
+        "included) with no strategy, and `pair`, two such processes at once on cores 0 and 1. Each contender "
+        "is the project's trainer (`Trainer.train_function` on `SplitData.batches`, across workers "
+        "`distribute_batches`); after tracing and warm-up the contenders take turns in blocks of about "
+        f"{report['block_seconds']:g} s, in the order one, half, pair, two and reversed every other round "
+        f"(ABBA, {report['rounds']} rounds), and each number is the median per step over the blocks. "
+        "Efficiency = throughput(two) / (2 × throughput(one)); CPU efficiency = CPU seconds per step of one / "
+        "of both workers together. Efficiency = halving × two cores at once × communication, where halving = "
+        "one / (2 × half) (a half batch is less work per example), two cores at once = half / pair (what "
+        "running both cores costs on this machine) and communication = pair / two (the all-reduces and the "
+        "wait for the slower worker; two − pair per step, in ms). Bytes: what one worker hands to the "
+        "all-reduces of one step, recorded while the step is traced.", "",
         "```", report["command"], "```", "",
-        f"Run of {report['date']}: {report['machine']}; load average {report['load_average_before'][0]:.2f} before, "
-        f"{report['load_average_after'][0]:.2f} after (the machine is shared with other work). Per-run numbers: "
-        "`benchmarks/results/scaling.json`.", "",
-        "| balance | global batch | 1 worker, 2 cores | 1 worker, 1 core | 2 workers, 1 core each | efficiency "
-        "| efficiency, best epochs | 2 workers / 1 process |",
+        f"Run of {report['date']}: {report['machine']}; load average {report['load_average_before'][0]:.2f} "
+        f"before, {report['load_average_after'][0]:.2f} after, {min(loads):.1f}–{max(loads):.1f} at the blocks "
+        "(the machine is shared with other work: the load is other processes, and two synchronous workers "
+        "suffer more from it than one, since every step waits for whichever worker was descheduled). "
+        f"Share of a core (median CPU time / wall time over the blocks): {core_share(results, ('one', 'half')):.0%} "
+        f"for the one-core contenders, {core_share(results, ('pair', 'two')):.0%} for each process of the two-core "
+        "ones: at this load the wall-clock ratios compare the shares the scheduler hands out as much as the "
+        "step itself, and CPU efficiency is the number that carries over to a machine whose cores are free. "
+        "Per-block numbers: `benchmarks/results/scaling.json`.", "",
+        "| setting | examples/s, one / two | efficiency (per round; best blocks) | CPU efficiency "
+        "| halving × two cores × communication | ms/step one / half / pair / two | compute : communication "
+        "| bytes all-reduced per step |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in report["summary"]:
-        whole = f"{r['one_process_two_cores']:,.0f}" if "one_process_two_cores" in r else "–"
-        versus = f"{r['two_workers_vs_one_process']:.2f}×" if "two_workers_vs_one_process" in r else "–"
-        lines.append(f"| {r['balance']} | {r['batch_size']} | {whole} | {r['one_core']:,.0f} | "
-                     f"{r['two_workers']:,.0f} | {r['efficiency']:.2f} | {r['efficiency_best_epochs']:.2f} | {versus} |")
-    lines += ["", findings(report), ""]
+    for r in results:
+        w, e, f = r["wall_ms_per_step"], r["efficiency_per_round"], r["factors"]
+        ratio = f"{r['compute_to_communication']:.1f}" if r["compute_to_communication"] is not None else "–"
+        lines.append(
+            f"| {r['setting']} | {r['examples_per_second']['one']:,.0f} / {r['examples_per_second']['two']:,.0f} | "
+            f"**{r['efficiency']:.2f}** ({min(e):.2f}–{max(e):.2f}; {r['efficiency_best_blocks']:.2f}) | "
+            f"{r['cpu_efficiency']:.2f} | {f['halving']:.2f} × {f['two_cores_at_once']:.2f} × "
+            f"{f['communication']:.2f} | {w['one']:.1f} / {w['half']:.1f} / {w['pair']:.1f} / {w['two']:.1f} | "
+            f"{ratio} | {kb(r['all_reduce']['bytes'])} in {r['all_reduce']['collectives']} all-reduces |")
+    lines += ["", "Models: " + "; ".join(f"`{k}`: {v}" for k, v in report["models"].items()
+                                         if any(r["model"] == k for r in results)) + ".", ""]
+    lines += [findings(results), ""]
+    if "without_ballast" in report:
+        lines += without_ballast(report["without_ballast"])
     return "\n".join(lines)
 
 
-def findings(report: dict) -> str:
-    rows = report["summary"]
-    parts = [f"{r['balance']} at global batch {r['batch_size']}: two workers ran at {r['efficiency']:.2f} of twice "
-             f"one core's throughput ({r['efficiency_best_epochs']:.2f} on best epochs)"
-             + (f" and {r['two_workers_vs_one_process']:.2f}× one process on both cores"
-                if "two_workers_vs_one_process" in r else "") for r in rows]
-    spread = {}
-    for r in report["runs"]:
-        timed = sorted(r["epoch_seconds"][1:])
-        ratio = timed[-1] / timed[len(timed) // 2]
-        key = "two" if r["workers"] > 1 else "one"
-        spread[key] = max(spread.get(key, 0.0), ratio)
-    variation = (f" Two-worker epochs vary far more than one process's: the slowest took {spread['two']:.1f}× its "
-                 f"run's median epoch (one process: at most {spread['one']:.1f}×); in the slow ones one worker waits "
-                 "seconds for the other (inside the compiled step, or while an epoch's input pipeline starts), "
-                 "which the medians include and the best epochs mostly leave out.") if "two" in spread and "one" in spread else ""
-    return ("**Findings.** " + "; ".join(parts) + "." + variation + " The two workers share this one machine, so "
-            "the numbers show "
-            "what the synchronous step costs — per step, all-reduces over loopback gRPC (label counts, losses, "
-            "each gradient once) and waiting for the slower worker — not a gain from more "
-            "hardware: the two pinned workers have the same two cores one unpinned process has. A larger global "
-            "batch spreads that fixed per-step cost over more examples. A gradient-level balancer (`pcgrad`) "
-            "all-reduces every task's gradient on the shared parameters (a T × P matrix, T = 2 here) in place "
-            "of their combined gradient. On a cluster each worker brings its own cores and network, and the "
-            "per-step cost "
-            "decides whether adding workers pays: it pays when a step's compute is large against it.")
+def core_share(results: list[dict], names: tuple[str, ...]) -> float:
+    """Median over the blocks of ``names`` of CPU time / (processes × wall time)."""
+    return statistics.median(b["cpu"] / (len(b["cpu_per_process"]) * b["wall"])
+                             for r in results for n in names for b in r["blocks"][n])
+
+
+def without_ballast(earlier: dict) -> list[str]:
+    """The same benchmark with core 1 left idle in the one-core blocks (``--no-ballast``)."""
+    rows = earlier["results"]
+    loads = [x for r in rows for x in r["load"]]
+    single, double = core_share(rows, ("one", "half")), core_share(rows, ("pair", "two"))
+    lines = [f"Without the spinning process (`{earlier['command']}`, run of {earlier['date']}, load "
+             f"{min(loads):.1f}–{max(loads):.1f} at the blocks), the one-core contenders got {single:.0%} of their "
+             f"core (median CPU time / wall time over their blocks), each process of a two-core contender "
+             f"{double:.0%}:", "",
+             "| setting | efficiency (per round) | CPU efficiency | halving × two cores × communication "
+             "| ms/step one / half / pair / two | CPU ms/step one / half / pair / two |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        w, c, e, f = r["wall_ms_per_step"], r["cpu_ms_per_step"], r["efficiency_per_round"], r["factors"]
+        lines.append(f"| {r['setting']} | {r['efficiency']:.2f} ({min(e):.2f}–{max(e):.2f}) | "
+                     f"{r['cpu_efficiency']:.2f} | {f['halving']:.2f} × {f['two_cores_at_once']:.2f} × "
+                     f"{f['communication']:.2f} | {w['one']:.1f} / {w['half']:.1f} / {w['pair']:.1f} / "
+                     f"{w['two']:.1f} | {c['one']:.1f} / {c['half']:.1f} / {c['pair']:.1f} / {c['two']:.1f} |")
+    return lines + [""]
+
+
+def findings(results: list[dict]) -> str:
+    """What the numbers say: compute against communication, and what the all-reduce carries."""
+    parts = []
+    for r in results:
+        t, c = r["all_reduce"], r["cpu_ms_per_step"]
+        compute, communication = c["pair"] / 2, (c["two"] - c["pair"]) / 2
+        parts.append(
+            f"`{r['setting']}`: per worker and step, {compute:.1f} ms of CPU computing its half (`pair`) and "
+            f"{communication:.1f} ms more as a worker of `two` (compute : communication "
+            f"{compute / communication:.1f} in CPU time) for {kb(t['bytes'])} in {t['collectives']} all-reduces; "
+            f"halving the batch costs {2 * c['half'] / c['one']:.2f}× the CPU per example"
+            + (f"; the input pipeline alone, which every worker runs for every global batch before keeping its "
+               f"half, {r['input_pipeline_ms_per_global_batch']['cpu']:.1f} ms of CPU per global batch"
+               if r.get("input_pipeline_ms_per_global_batch") else ""))
+    tables = [(r["setting"], name, e, r["all_reduce"]) for r in results
+              for name, e in r["all_reduce"]["embedding_tables"].items()]
+    embedding = "; ".join(
+        f"`{s}` {name.split('/')[-2]} {e['table'][0]:,} × {e['table'][1]}: {kb(t['embedding_bytes_dense'])} "
+        f"dense, {e['rows']:,.0f} distinct rows per worker batch ({kb(t['embedding_bytes_as_distinct_rows'])} "
+        f"as rows with their indices, {kb(t['embedding_bytes_as_lookups'])} as the raw per-lookup slices)"
+        for s, name, e, t in tables)
+    walls = "; ".join(
+        f"`{r['setting']}` {r['efficiency']:.2f}, of which two cores at once {r['factors']['two_cores_at_once']:.2f} "
+        f"and halving × communication {r['factors']['halving'] * r['factors']['communication']:.2f}"
+        for r in results)
+    return ("**Findings.** Wall-clock efficiency: " + walls + ". `pair`, two processes with no collective at all, "
+            "shows what this machine gives two pinned processes at once at the measured load; where two cores "
+            "at once is far below 1 the loss is the machine's, not the all-reduce's, and where communication "
+            "is above 1 the medians are load noise (`two` and `pair` ran in different blocks). Wall-clock medians "
+            "move with other processes' load, so the split into compute and communication is read from CPU "
+            "time, which moves far less: " + "; ".join(parts) + ". **Embedding gradients.** "
+            + (embedding or "none") + ". "
+            "Tables up to `DENSE_ALL_REDUCE_LIMIT` (1M elements) travel dense inside the one gradient pack: "
+            "at these sizes a batch touches most rows, so rows would save little, and a collective of their "
+            "own costs a round trip. Larger tables across workers travel as the union of the rows the workers "
+            "touched (`train/replica_gradients.py`): 4 bytes per table row for the marks plus the touched rows.")
+
+
+def kb(n: float) -> str:
+    return f"{n / 1e3:,.1f} KB" if n < 1e6 else f"{n / 1e6:,.2f} MB"
 
 
 if __name__ == "__main__":

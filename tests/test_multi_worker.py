@@ -167,7 +167,8 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def launch(config: Path, out: Path, result: Path, tf_config: dict | None) -> subprocess.Popen:
+def launch(config: Path, out: Path, result: Path, tf_config: dict | None, dense_limit: int | None = None
+           ) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env["TMPDIR"] = str(result.parent / "scratch")  # where a non-chief worker writes (and cleans up)
@@ -175,7 +176,8 @@ def launch(config: Path, out: Path, result: Path, tf_config: dict | None) -> sub
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
     log = open(result.with_suffix(".log"), "w")
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(config), str(out), str(result)],
+    extra = [] if dense_limit is None else [str(dense_limit)]
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(config), str(out), str(result)] + extra,
                             stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
@@ -202,13 +204,17 @@ def wait_all(processes: dict[str, tuple[subprocess.Popen, Path]]) -> dict[str, d
 
 @pytest.mark.parametrize("method", ["fixed", "pcgrad", pytest.param("mgda", marks=pytest.mark.slow)])
 def test_two_workers_take_the_single_worker_step_and_agree(tmp_path, method):
+    """With ``fixed`` the city table's gradient travels as the union of the rows the workers
+    touched (``DENSE_ALL_REDUCE_LIMIT`` 0, as a large table's would); with the others dense."""
     ports = free_ports(2)
+    dense_limit = 0 if method == "fixed" else None
     addresses = [f"127.0.0.1:{p}" for p in ports]
     multi = project(tmp_path, method, {"strategy": "multi_worker", "communication": "ring"})
     single = project(tmp_path, method, None)
     processes = {
         f"worker {i}": (launch(multi, tmp_path / f"run{i}", tmp_path / f"worker{i}",
-                               {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}}),
+                               {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}},
+                               dense_limit),
                         tmp_path / f"worker{i}")
         for i in range(2)
     }

@@ -2,7 +2,10 @@
 OUT with ``mtlflow.run.train`` and writes RESULT.npz (final weights, in model order) and
 RESULT.json (role, per-epoch train losses, a hash of the weights).
 
-    TF_CONFIG='{"cluster": ..., "task": ...}' python multi_worker_train.py CONFIG OUT RESULT
+    TF_CONFIG='{"cluster": ..., "task": ...}' python multi_worker_train.py CONFIG OUT RESULT [DENSE_LIMIT]
+
+``DENSE_LIMIT``: ``replica_gradients.DENSE_ALL_REDUCE_LIMIT`` for this run (0: every embedding
+table's gradient travels as the union of the rows the workers touched).
 """
 
 import hashlib
@@ -18,6 +21,10 @@ from mtlflow.train.distribution import is_chief
 
 def main() -> None:
     config, out, result = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if len(sys.argv) > 4:
+        import mtlflow.train.replica_gradients
+
+        mtlflow.train.replica_gradients.DENSE_ALL_REDUCE_LIMIT = int(sys.argv[4])
     run, _ = train(config, out, verbose=False, export=False)
     weights = [np.asarray(v.numpy()) for v in run.model.weights]
     digest = hashlib.sha256(b"".join(w.tobytes() for w in weights)).hexdigest()

@@ -32,7 +32,7 @@ import tensorflow as tf
 from mtlflow.balance import Balancer
 from mtlflow.ops.masked import masked_mean
 from mtlflow.train import gradients as G
-from mtlflow.train.replica_gradients import for_all_reduce
+from mtlflow.train.replica_gradients import all_reduce_gradients
 
 
 class StepOptions(NamedTuple):
@@ -204,16 +204,15 @@ class TrainStep:
             result, new_state, weights, combined = self._combine(matrix, losses, state)
             rest = weighted_gradient(tape, local, self.trained, weights, others) if others else []
             by_variable = {id(v): g for v, g in zip(shared, G.unflatten(combined, shared))}
-            by_variable.update({id(v): g for v, g in zip(others, G.all_reduce_sum(
-                for_all_reduce(rest, others, self.multi_worker)))})
+            by_variable.update({id(v): g for v, g in
+                                zip(others, all_reduce_gradients(rest, others, self.multi_worker))})
             self.stats.add_gradients(matrix)
         else:
             # One backward pass of Σ w_t L_t (sparse embedding gradients stay sparse). A
             # gradient-level balancer under ``every: k`` keeps its last weights on these steps.
             result, new_state = self.balancer.update(losses=losses, gradients=None, state=state)
-            grads = G.all_reduce_sum(for_all_reduce(
-                weighted_gradient(tape, local, self.trained, result.weights, variables), variables,
-                self.multi_worker))
+            grads = all_reduce_gradients(weighted_gradient(tape, local, self.trained, result.weights, variables),
+                                         variables, self.multi_worker)
             by_variable = {id(v): g for v, g in zip(variables, grads)}
             if measured:  # diagnostics only: G feeds the statistics, not the update
                 self.stats.add_gradients(self._task_gradient_matrix(tape, local, shared))
@@ -276,8 +275,8 @@ class TrainStep:
         rest = weighted_gradient(tape, local, self.trained, weights, above) if above else []
         by_variable = {id(v): g for v, g in zip(shared, below) if g is not None}
         by_variable.update({id(v): g for v, g in zip(above, rest)})
-        grads = G.all_reduce_sum(for_all_reduce([by_variable[id(v)] for v in shared + others], shared + others,
-                                                 self.multi_worker))
+        grads = all_reduce_gradients([by_variable[id(v)] for v in shared + others], shared + others,
+                                     self.multi_worker)
         self.stats.add_gradients(matrix)
         return result, new_state, {id(v): g for v, g in zip(shared + others, grads)}
 
