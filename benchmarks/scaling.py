@@ -568,13 +568,13 @@ def markdown(report: dict) -> str:
         ratio = f"{r['compute_to_communication']:.1f}" if r["compute_to_communication"] is not None else "–"
         lines.append(
             f"| {r['setting']} | {r['examples_per_second']['one']:,.0f} / {r['examples_per_second']['two']:,.0f} | "
-            f"**{r['efficiency']:.2f}** ({min(e):.2f}–{max(e):.2f}; {r['efficiency_best_blocks']:.2f}) | "
-            f"{r['cpu_efficiency']:.2f} | {f['halving']:.2f} × {f['two_cores_at_once']:.2f} × "
+            f"{r['efficiency']:.2f} ({min(e):.2f}–{max(e):.2f}; {r['efficiency_best_blocks']:.2f}) | "
+            f"**{r['cpu_efficiency']:.2f}** | {f['halving']:.2f} × {f['two_cores_at_once']:.2f} × "
             f"{f['communication']:.2f} | {w['one']:.1f} / {w['half']:.1f} / {w['pair']:.1f} / {w['two']:.1f} | "
             f"{ratio} | {kb(r['all_reduce']['bytes'])} in {r['all_reduce']['collectives']} all-reduces |")
     lines += ["", "Models: " + "; ".join(f"`{k}`: {v}" for k, v in report["models"].items()
                                          if any(r["model"] == k for r in results)) + ".", ""]
-    lines += [findings(results), ""]
+    lines += [headline(results, report.get("without_ballast")), "", findings(results), ""]
     if "without_ballast" in report:
         lines += without_ballast(report["without_ballast"])
     return "\n".join(lines)
@@ -584,6 +584,27 @@ def core_share(results: list[dict], names: tuple[str, ...]) -> float:
     """Median over the blocks of ``names`` of CPU time / (processes × wall time)."""
     return statistics.median(b["cpu"] / (len(b["cpu_per_process"]) * b["wall"])
                              for r in results for n in names for b in r["blocks"][n])
+
+
+def headline(results: list[dict], earlier: dict | None) -> str:
+    """What the run shows, led by CPU efficiency: the one number this shared machine measures
+    the same way however the scheduler hands out the cores."""
+    def cpu(rows):
+        return ", ".join(f"`{r['setting']}` {r['cpu_efficiency']:.2f}" for r in rows)
+
+    def wall(rows):
+        return ", ".join(f"`{r['setting']}` {r['efficiency']:.2f}" for r in rows)
+
+    text = ("**Headline.** CPU efficiency (CPU seconds per step of one worker / of both workers together): "
+            + cpu(results))
+    if earlier:
+        text += " (without the spinning process: " + cpu(earlier["results"]) + ")"
+    text += (". Wall-clock efficiency at this load says more about how the scheduler shared the cores than "
+             "about the step: " + wall(results))
+    if earlier:
+        text += " with core 1 kept busy in the one-core blocks, " + wall(earlier["results"]) + " without"
+    return text + ("; read it only from a run on a quiet machine, whose cores are free (the wall and CPU "
+                   "numbers then agree).")
 
 
 def without_ballast(earlier: dict) -> list[str]:
