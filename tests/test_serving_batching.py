@@ -154,3 +154,44 @@ def test_a_stuck_batch_ends_at_the_deadline_and_is_counted():
     release.set()
     np.testing.assert_array_equal(batcher.run(("k",), {"x": np.full((1, 1), 3.0)}, 1, run, {})["y"], [[3.0]])
     batcher.stop()
+
+
+def test_requests_awaited_on_one_event_loop_share_a_batch_and_keep_the_deadline():
+    """``submit`` + ``wait``: no thread per waiting request, yet concurrent requests batch and a stuck
+    batch still ends at the deadline (the queued request behind it is cancelled, both counted)."""
+    import asyncio
+
+    calls, missed = [], []
+    release = threading.Event()
+
+    def run(inputs):
+        calls.append(len(inputs["x"]))
+        if inputs["x"][0, 0] < 0:
+            release.wait(10)
+        return {"y": inputs["x"] * 2}
+
+    batcher = Batcher(max_batch_size=64, batch_timeout_micros=200_000, num_batch_threads=1, deadline_seconds=0.3,
+                      on_deadline=missed.append)
+
+    async def request(i):
+        x = np.full((i + 1, 2), float(i))
+        return await batcher.wait(batcher.submit(("k",), {"x": x}, i + 1, run, {}), ("k",))
+
+    async def main():
+        answered = await asyncio.gather(*(request(i) for i in range(8)))
+        stuck = asyncio.ensure_future(batcher.wait(batcher.submit(("s",), {"x": -np.ones((1, 2))}, 1, run, {}), ("s",)))
+        await asyncio.sleep(0.05)
+        queued = batcher.wait(batcher.submit(("s",), {"x": np.ones((1, 2))}, 1, run, {}), ("s",))
+        failed = await asyncio.gather(stuck, queued, return_exceptions=True)
+        return answered, failed
+
+    began = time.perf_counter()
+    answered, failed = asyncio.run(main())
+    for i, result in enumerate(answered):
+        np.testing.assert_array_equal(result["y"], np.full((i + 1, 2), 2.0 * i))
+    assert sum(calls[:-1]) == 36 and len(calls) - 1 < 8  # the eight shared model calls; the last one is stuck
+    assert all(isinstance(e, ServingError) and e.code == grpc.StatusCode.DEADLINE_EXCEEDED for e in failed)
+    assert time.perf_counter() - began < 3 and missed == [("s",), ("s",)]
+    release.set()
+    batcher.stop()
+    assert calls[-1] == 1  # the queued request never ran
