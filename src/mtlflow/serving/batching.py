@@ -15,15 +15,10 @@ after a batch is formed — concatenating, splitting, a bug — resolves all of 
 with the error), and a request waits at most ``deadline_seconds`` for its answer, then
 gets :func:`~mtlflow.serving.errors.deadline_exceeded` (and leaves the queue if it is still
 in it). The scheduler thread survives any error.
-
-A request may wait for its answer in its own thread (:meth:`Batcher.run`) or, submitted
-with :meth:`Batcher.submit`, on an event loop (:meth:`Batcher.wait`): then no thread is
-held while the batch forms and runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -138,14 +133,7 @@ class Batcher:
         """Runs ``run`` on ``inputs`` as part of a batch of requests with the same ``key``.
 
         ``arrival``: the request's :meth:`arriving` context, closed once it is queued.
-        Blocks the calling thread until the answer (:meth:`submit` and :meth:`result`).
         """
-        return self.result(self.submit(key, inputs, rows, run, padding, arrival), key)
-
-    def submit(self, key: tuple, inputs: dict[str, np.ndarray], rows: int,
-               run: Callable[[dict[str, np.ndarray]], Outputs], padding: dict[str, dict],
-               arrival: "_Arrival | None" = None) -> Future:
-        """Queues a request; returns the future of its outputs (wait with :meth:`result` or :meth:`wait`)."""
         future: Future = Future()
         task = _Task(inputs, rows, run, padding, future, time.perf_counter())
         with self._cond:
@@ -156,30 +144,14 @@ class Batcher:
                 raise ServingError("the server is shutting down", grpc.StatusCode.UNAVAILABLE)
             self._queues.setdefault(key, deque()).append(task)
             self._cond.notify_all()
-        return future
-
-    def result(self, future: Future, key: tuple) -> Outputs:
-        """The outputs of a submitted request, waiting in this thread for ``deadline_seconds`` at most."""
         try:
             return future.result(timeout=self.deadline)
         except FutureTimeout:
-            raise self._missed(future, key) from None
-
-    async def wait(self, future: Future, key: tuple) -> Outputs:
-        """The outputs of a submitted request, awaited on an event loop (no thread waits for them),
-        for ``deadline_seconds`` at most."""
-        try:
-            async with asyncio.timeout(self.deadline):
-                return await asyncio.wrap_future(future)
-        except TimeoutError:
-            raise self._missed(future, key) from None
-
-    def _missed(self, future: Future, key: tuple) -> ServingError:
-        future.cancel()  # still queued: it will not run (a running batch cannot be stopped)
-        if self._on_deadline is not None:
-            self._on_deadline(key)
-        return deadline_exceeded(f"no answer within the batch deadline of {self.deadline:g} s "
-                                 "(--batch-deadline-seconds); the server is overloaded or stuck")
+            future.cancel()  # still queued: it will not run (a running batch cannot be stopped)
+            if self._on_deadline is not None:
+                self._on_deadline(key)
+            raise deadline_exceeded(f"no answer within the batch deadline of {self.deadline:g} s "
+                                    "(--batch-deadline-seconds); the server is overloaded or stuck") from None
 
     # ---- scheduler ----------------------------------------------------------------------
     def _ready(self, queue: deque[_Task], now: float) -> bool:

@@ -184,16 +184,13 @@ class ServerCore:
         return self.batcher.arriving() if self.batcher is not None else _NO_ARRIVAL
 
     # ---- running ----------------------------------------------------------------------
-    def batched(self, signature: Signature) -> bool:
-        """Whether requests for ``signature`` go through the batcher."""
-        return self.batcher is not None and signature.batchable
-
     def run(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
             arrival=None) -> dict[str, np.ndarray]:
         """Checks ``inputs``, runs the signature (batched if enabled), observes drift."""
         rows = check_inputs(signature, inputs, self.options.max_rows, self.options.max_request_elements)
-        if self.batched(signature):
-            key = _batch_key(servable, signature, inputs)
+        if self.batcher is not None and signature.batchable:
+            key = (servable.name, servable.version, id(servable), signature.name,
+                   tuple((k, v.shape[1:]) for k, v in sorted(inputs.items())))
             outputs = self.batcher.run(key, inputs, rows, lambda x: servable.run(signature.name, x),
                                        signature.padding, arrival)
         else:
@@ -201,27 +198,10 @@ class ServerCore:
                 arrival.done()
             outputs = servable.run(signature.name, inputs)
             self.metrics.batch_size.labels(servable.name, str(servable.version), signature.name).observe(rows)
-        self._observe(servable, outputs, rows)
-        return outputs
-
-    async def run_batched(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
-                          arrival=None) -> dict[str, np.ndarray]:
-        """:meth:`run` for a signature that is :meth:`batched`, awaited on an event loop: the
-        request is queued from the loop and its batch's answer awaited there, so no thread
-        waits while the batch forms and runs."""
-        rows = check_inputs(signature, inputs, self.options.max_rows, self.options.max_request_elements)
-        key = _batch_key(servable, signature, inputs)
-        future = self.batcher.submit(key, inputs, rows, lambda x: servable.run(signature.name, x),
-                                     signature.padding, arrival)
-        outputs = await self.batcher.wait(future, key)
-        self._observe(servable, outputs, rows)
-        return outputs
-
-    @staticmethod
-    def _observe(servable: Servable, outputs: dict[str, np.ndarray], rows: int) -> None:
         monitor = getattr(servable, "drift", None)
         if monitor is not None:
             monitor.observe(outputs, rows)
+        return outputs
 
     def _on_batch(self, key: tuple, rows: int) -> None:
         self.metrics.batch_size.labels(key[0], str(key[1]), key[3]).observe(rows)
@@ -280,12 +260,6 @@ class ServerCore:
     def disconnected(self, api: str) -> None:
         """Counts a client that hung up before its answer was sent."""
         self.metrics.disconnects.labels(api).inc()
-
-
-def _batch_key(servable: Servable, signature: Signature, inputs: dict[str, np.ndarray]) -> tuple:
-    """Requests batch together when they agree on the version, the signature and the non-batch shapes."""
-    return (servable.name, servable.version, id(servable), signature.name,
-            tuple((k, v.shape[1:]) for k, v in sorted(inputs.items())))
 
 
 class _NoArrival:
