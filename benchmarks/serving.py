@@ -419,6 +419,8 @@ def run_benchmark(args) -> dict:
             result["parity_old"] = check_parity(runs, batches, rest_old, Grpc(old.grpc))
             contenders = {"inprocess": inprocess, "rest": rest, "rest_old": rest_old, "grpc": grpc_client}
             servers = {"rest": server, "grpc": server, "rest_old": old}
+            for name in contenders:  # settle: first-use costs (thread pools, allocator, collector) before any phase
+                drive(contenders[name], batches, 8, 2.0, 0.5, servers.get(name))
             phases: dict = {}
             for rep in range(args.reps):
                 for c in args.concurrency:
@@ -532,9 +534,12 @@ def markdown_section(r: dict) -> str:
         "the same 2 cores as the server, so the server's numbers pay for the clients too (JSON encoding and "
         "decoding with `requests`, protos with the gRPC stub). `rest` is the REST API on uvicorn (an ASGI "
         "application; uvloop and the httptools parser; one event loop for the connections, a bounded pool of "
-        "threads for decoding and inference); `rest_old` the same API on the "
-        f"standard library's `ThreadingHTTPServer`, as it was before (commit `{OLD_COMMIT}`, rebuilt from git and "
-        "run as a second server beside the new one, in the same run).",
+        "threads for decoding and inference; predict responses written by `orjson`); `rest_old` the same API on "
+        f"the standard library's `ThreadingHTTPServer`, as it was before (commit `{OLD_COMMIT}`, rebuilt from git "
+        "and run as a second server beside the new one, in the same run). Before the first phase every contender "
+        "serves 2 s of traffic at concurrency 8, so first-use costs stay out of the measured phases. Both REST "
+        "clients keep one connection per client thread (`requests` sessions; checked: 30 requests, 1 connection, "
+        "on either server).",
         "", "```", COMMAND, "```", "",
         f"Run of {r['date']}: {m['cpu']}, {m['cpu_count']} CPUs (load average {m['load_average_before'][0]} before, "
         f"{r['load_average_after'][0]} after; the machine is shared), TensorFlow {m['tensorflow']}, grpcio "
