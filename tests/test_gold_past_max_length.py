@@ -11,20 +11,12 @@ The model sees the first ``max_length = 2`` tokens; its predictions are fixed he
 Scoring the gold cut at the model's length (as before) gave F1 = 1 and joint accuracy 1.
 """
 
-import json
-
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from mtlflow.config import parse_config
-from mtlflow.data.dataset import SplitData
-from mtlflow.data.encode import encode_table, fit_tasks
-from mtlflow.data.readers import read_table
-from mtlflow.evaluate.evaluator import Evaluator
+from fixed_predictions import evaluate_fixed
 from mtlflow.evaluate.report import metrics_markdown
 from mtlflow.run import _issue_lines
-from mtlflow.tasks import create_task
 
 TRAIN = [
     {"text": "a b", "intent": "A", "tags": ["B-x", "I-x"]},
@@ -38,38 +30,10 @@ TEST = [
 PREDICTED_TAGS = [["B-x", "I-x"], ["B-x", "O"], ["B-x", "I-x"]]
 
 
-class FixedPredictions:
-    """Stands in for the preprocessor: the model inputs *are* the predictions."""
-
-    def __init__(self, tasks):
-        self.tasks = tasks
-
-    def transform(self, features):
-        intent, slots = self.tasks["intent"], self.tasks["slots"]
-        intent_probs = np.eye(len(intent.labels), dtype=np.float32)[[intent.labels.index(r["intent"]) for r in TEST]]
-        tag_ids = [[slots.labels.index(t) for t in row] for row in PREDICTED_TAGS]
-        slot_probs = np.eye(len(slots.labels), dtype=np.float32)[tag_ids] * 0.9 + 0.1 / len(slots.labels)
-        return {"intent": tf.constant(intent_probs), "slots": tf.constant(slot_probs)}
-
-
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("long")
-    config = parse_config({
-        "data": {"train": "x"},
-        "inputs": {"text": {"tokenizer": "whitespace", "max_length": 2}},
-        "tasks": [{"name": "intent", "type": "multiclass"},
-                  {"name": "slots", "type": "tagging", "column": "tags", "constrained": False}],
-    })
-    tasks = {s.name: create_task(s) for s in config.tasks}
-    for name, rows in (("train", TRAIN), ("test", TEST)):
-        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
-    fit_tasks(read_table(tmp_path / "train.jsonl"), config, tasks)
-    split = encode_table(read_table(tmp_path / "test.jsonl"), config, tasks, "test")
-    data = SplitData(split, FixedPredictions(tasks), tasks)
-    model = lambda inputs, training=False: {"intent": inputs["intent"], "slots": inputs["slots"]}  # noqa: E731
-    metrics = Evaluator(model, tasks, {"intent": 1.0, "slots": 1.0}).evaluate(data.batches(2), data.unseen)
-    return split, metrics
+    return evaluate_fixed(tmp_path_factory.mktemp("long"), TRAIN, TEST, [r["intent"] for r in TEST], PREDICTED_TAGS,
+                          text={"max_length": 2})
 
 
 def test_the_model_trains_on_the_cut_but_is_scored_on_the_whole_sentence(evaluated):

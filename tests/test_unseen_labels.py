@@ -14,20 +14,11 @@ exclude: intent over rows 0, 2, 3 = 2/3; slots over rows 0, 1, 3 = F1 1; joint o
 0 and 3 = 1/2. (Before, row 1 and row 2 counted as right in the joint accuracy: 3/4.)
 """
 
-import json
-
-import numpy as np
 import pytest
-import tensorflow as tf
 
-from mtlflow.config import parse_config
-from mtlflow.data.dataset import SplitData
-from mtlflow.data.encode import encode_table, fit_tasks
-from mtlflow.data.readers import read_table
-from mtlflow.evaluate.evaluator import Evaluator
+from fixed_predictions import evaluate_fixed
 from mtlflow.evaluate.report import metrics_markdown
 from mtlflow.run import _issue_lines
-from mtlflow.tasks import create_task
 
 TRAIN = [
     {"text": "a b", "intent": "A", "tags": ["B-x", "I-x"]},
@@ -43,38 +34,9 @@ PREDICTED_INTENT = ["A", "A", "B", "B"]
 PREDICTED_TAGS = [["B-x", "I-x", "O"], ["B-x", "O", "O"], ["O", "O", "B-x"], ["O", "O", "O"]]
 
 
-class FixedPredictions:
-    """Stands in for the preprocessor: the model inputs *are* the predictions."""
-
-    def __init__(self, tasks):
-        self.tasks = tasks
-
-    def transform(self, features):
-        intent, slots = self.tasks["intent"], self.tasks["slots"]
-        intent_probs = np.eye(len(intent.labels), dtype=np.float32)[[intent.labels.index(p) for p in PREDICTED_INTENT]]
-        tag_ids = [[slots.labels.index(t) for t in row] for row in PREDICTED_TAGS]
-        slot_probs = np.eye(len(slots.labels), dtype=np.float32)[tag_ids] * 0.9 + 0.1 / len(slots.labels)
-        token_ids = np.array([[1, 1, 0], [1, 1, 0], [1, 1, 1], [1, 1, 0]], np.int32)
-        return {"token_ids": tf.constant(token_ids), "intent": tf.constant(intent_probs),
-                "slots": tf.constant(slot_probs)}
-
-
 def _evaluate(tmp_path, policy):
-    config = parse_config({
-        "data": {"train": "x", "on_bad_label": "mask", "unseen_labels": policy},
-        "inputs": {"text": {"tokenizer": "whitespace"}},
-        "tasks": [{"name": "intent", "type": "multiclass"},
-                  {"name": "slots", "type": "tagging", "column": "tags", "constrained": False}],
-    })
-    tasks = {s.name: create_task(s) for s in config.tasks}
-    for name, rows in (("train", TRAIN), ("test", TEST)):
-        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
-    fit_tasks(read_table(tmp_path / "train.jsonl"), config, tasks)
-    split = encode_table(read_table(tmp_path / "test.jsonl"), config, tasks, "test")
-    data = SplitData(split, FixedPredictions(tasks), tasks)
-    model = lambda inputs, training=False: {"intent": inputs["intent"], "slots": inputs["slots"]}  # noqa: E731
-    metrics = Evaluator(model, tasks, {"intent": 1.0, "slots": 1.0}).evaluate(data.batches(2), data.unseen)
-    return split, metrics
+    return evaluate_fixed(tmp_path, TRAIN, TEST, PREDICTED_INTENT, PREDICTED_TAGS,
+                          data={"on_bad_label": "mask", "unseen_labels": policy})
 
 
 def test_unseen_gold_labels_count_as_errors_by_default(tmp_path):
