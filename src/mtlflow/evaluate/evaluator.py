@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtlflow.data.unseen import SCORABLE_TYPES, UnseenGold
+from mtlflow.evaluate.report import HEADLINE_METRICS
 from mtlflow.evaluate.spans import spans_from_tags
 from mtlflow.ops.masked import masked_mean
 
@@ -150,8 +151,8 @@ class Evaluator:
         return metrics
 
 
-SCORE_METRICS = ("auc", "accuracy", "f1", "micro_f1")
-"""Headline scores (higher is better) in the order that picks a task's one."""
+SCORE_METRICS = tuple(m for m in HEADLINE_METRICS if m != "rmse")
+"""The headline metrics that are scores (higher is better), in the order that picks a task's one."""
 
 
 def mean_score(metrics: dict) -> float:
