@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/chnsenticorp.py [--data ../shared/data/chnsenticorp] [--seeds 1 2 3]
+    python benchmarks/chnsenticorp.py --tune NAME [--set training.epochs=20 ...] [--seeds 1]
 
 Trains the example (character-level BiLSTM with max pooling, random initialisation, no
 pretrained weights) once per seed on the 9,600-review train split, early-stops on the
@@ -10,6 +11,11 @@ pretrained weights) once per seed on the 9,600-review train split, early-stops o
 accuracy (1,200 reviews) with mean ± standard deviation over the seeds and the training
 time of each run. Writes ``benchmarks/results/chnsenticorp.json`` and the "ChnSentiCorp"
 section of BENCHMARKS.md.
+
+``--tune NAME`` is how the settings are chosen: it trains the example with the ``--set``
+overrides (dotted key paths, YAML values, as ``benchmarks/snips_tuning.py`` takes them)
+and scores the **dev** split only (the test split is not read), appending one row per seed
+to ``benchmarks/results/chnsenticorp_tuning.json``, shown in the same section.
 
 The raw TSV files are copied with standard quoting first (:func:`prepare_data`): three
 train rows begin with a bare ``"``, which the TSV reader would take for an opening quote.
@@ -38,6 +44,7 @@ from _report import machine, replace_section  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "chnsenticorp.yaml"
 RESULT = ROOT / "benchmarks" / "results" / "chnsenticorp.json"
+TUNING = ROOT / "benchmarks" / "results" / "chnsenticorp_tuning.json"
 SECTION = "## ChnSentiCorp"
 SPLITS = {"train": "train.tsv", "validation": "dev.tsv", "test": "test.tsv"}
 # Variants compared on the dev split while choosing the example's settings (dev accuracy,
@@ -81,14 +88,14 @@ def example_config(paths: dict[str, str], seed: int, **overrides) -> dict:
     return config
 
 
-def run_config(config: dict, workdir: Path, name: str) -> dict:
+def run_config(config: dict, workdir: Path, name: str, verbose: bool = False) -> dict:
     """Trains one config; returns dev (best epoch) and test accuracy and the training time."""
     from mtlflow.run import train
 
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
     began = time.perf_counter()
-    run, metrics = train(path, workdir / f"run-{name}", verbose=False, export=False)
+    run, metrics = train(path, workdir / f"run-{name}", verbose=verbose, export=False)
     seconds = time.perf_counter() - began
     history = json.loads((workdir / f"run-{name}" / "history.json").read_text())
     return {
@@ -141,7 +148,41 @@ def markdown(result: dict) -> str:
                   "this command does not re-run them:", "",
                   "| variant | dev acc |", "|---|---:|"]
         lines += [f"| {name} | {acc} |" for name, acc in result["dev_variants"]]
+    tuning = json.loads(TUNING.read_text("utf-8")) if TUNING.is_file() else []
+    if tuning:
+        lines += ["", "Dev-only tuning runs of `python benchmarks/chnsenticorp.py --tune NAME --set KEY=VALUE ... --seeds N` "
+                  "(changes from the example as it was at the time; dev accuracy of the kept epoch; the test split "
+                  "is not read):", "",
+                  "| # | run | change | seed | dev acc | epochs (best) | seconds |", "|---:|---|---|---:|---:|---:|---:|"]
+        for i, r in enumerate(tuning, 1):
+            change = "<br>".join(f"`{c}`" for c in r["changes"]) or "(as is)"
+            lines.append(f"| {i} | {r['name']} | {change} | {r['seed']} | {100 * r['dev_accuracy']:.2f} | "
+                         f"{r['epochs']} ({r['best_epoch']}) | {r['seconds']} |")
     return "\n".join(lines)
+
+
+def tune(name: str, overrides: list[str], seeds: list[int], data: Path) -> None:
+    """Dev-only runs of the example with ``overrides``; appends a row per seed to ``TUNING``."""
+    from snips_tuning import apply_override
+
+    rows = json.loads(TUNING.read_text("utf-8")) if TUNING.is_file() else []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = prepare_data(data, Path(tmp) / "data")
+        paths["test"] = paths["validation"]  # never read the test split while choosing
+        for seed in seeds:
+            config = example_config(paths, seed)
+            changes = [apply_override(config, o) for o in overrides]
+            r = run_config(config, Path(tmp), f"{name}-{seed}".replace("/", "_"), verbose=True)
+            row = {"name": name, "changes": changes, "seed": seed,
+                   **{k: r[k] for k in ("dev_accuracy", "epochs", "best_epoch", "seconds", "seconds_per_epoch")}}
+            rows.append(row)
+            TUNING.parent.mkdir(parents=True, exist_ok=True)
+            tmp_file = TUNING.with_suffix(".json.tmp")
+            tmp_file.write_text(json.dumps(rows, indent=1, ensure_ascii=False), "utf-8")
+            tmp_file.replace(TUNING)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+    if RESULT.is_file():
+        replace_section(ROOT / "BENCHMARKS.md", SECTION, markdown(json.loads(RESULT.read_text("utf-8"))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,12 +190,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "chnsenticorp"),
                         help="directory with train.tsv, dev.tsv, test.tsv (header label<TAB>text_a)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--tune", metavar="NAME", help="dev-only tuning run with the --set overrides")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     args = parser.parse_args(argv)
     data = Path(args.data).resolve()
     if not all((data / name).is_file() for name in SPLITS.values()):
         print(f"no ChnSentiCorp data at {data} (expected train.tsv, dev.tsv, test.tsv); pass --data DIR",
               file=sys.stderr)
         return 2
+    if args.overrides and not args.tune:
+        parser.error("--set needs --tune NAME: the seeded test runs train the example as it is")
+    if args.tune:
+        tune(args.tune, args.overrides, args.seeds, data)
+        return 0
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = prepare_data(data, Path(tmp) / "data")

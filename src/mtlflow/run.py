@@ -264,7 +264,7 @@ def _train_into(run_dir: Path, config: Config, strategy, resume_from: Path | Non
         log(f"mtlflow: {tokenizer_note}")
     train_split, validation_split, test_split = read_splits(config, tasks, previous, train_table)
     vocab = Vocabularies.load(previous / "vocab.json") if previous \
-        else fit_vocabularies(train_split.features, config.inputs)
+        else fit_vocabularies(train_split.features, config.inputs, config.encoder)
     run_dir.mkdir(parents=True, exist_ok=True)  # only once the data has been read without error
     for leftover in _remove_leftovers(run_dir, config) if resume else ():
         log(f"mtlflow: removed {leftover}, left by an interrupted save")

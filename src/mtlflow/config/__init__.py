@@ -31,7 +31,7 @@ from mtlflow.config.base import KeyPathError, PositiveInt, Rate, StrictModel
 from mtlflow.config.data import DataConfig
 from mtlflow.config.distribution import DistributionConfig
 from mtlflow.config.early_stopping import EarlyStopping
-from mtlflow.config.encoder import CharCNNConfig, EncoderConfig
+from mtlflow.config.encoder import BigramConfig, CharCNNConfig, EncoderConfig
 from mtlflow.config.export import ExportConfig
 from mtlflow.config.inputs import DenseInput, InputsConfig, TextInput
 from mtlflow.config.interaction import JointInteractionConfig
@@ -72,6 +72,7 @@ __all__ = [
     "BinarySpec",
     "CAGradBalance",
     "CGCSharing",
+    "BigramConfig",
     "CharCNNConfig",
     "Config",
     "CrossStitchSharing",

@@ -79,6 +79,9 @@ def check_encoder(config: Config) -> None:
         if config.sharing.type == "none":
             raise KeyPathError("sharing.type", "'none' would copy the pretrained encoder once per task; "
                                "use hard (or a gated sharing type) with a pretrained encoder")
+        if encoder.bigrams is not None:
+            raise KeyPathError("encoder.bigrams", "a pretrained encoder reads WordPiece pieces, not token pairs; "
+                               "remove bigrams or use type bilstm, bigru or transformer")
         if encoder.char_cnn is not None:
             raise KeyPathError("encoder.char_cnn", "a pretrained encoder reads WordPiece pieces, not characters; "
                                "remove char_cnn or use type bilstm, bigru or transformer")

@@ -26,6 +26,21 @@ class CharCNNConfig(StrictModel):
     dropout: Rate = 0.0
 
 
+class BigramConfig(StrictModel):
+    """``encoder.bigrams``: token-bigram embeddings (Zhang and Yang, ACL 2018, "bichar").
+
+    Token ``t`` also gets the embedding (``dim``) of the pair ``(t, t+1)`` (the last token's
+    partner is the end of the text), concatenated with its own embedding. For text written
+    without spaces and tokenised by character (Chinese, ``inputs.text.tokenizer: char``) a
+    bigram is often a word (订单, 取消), which a character alone is not. The vocabulary is the
+    training split's pairs seen at least ``min_count`` times (``vocab.json``'s ``bigrams``);
+    other pairs share the unknown id, and token dropout drops a token's pair with it.
+    """
+
+    dim: PositiveInt = 64
+    min_count: PositiveInt = 2
+
+
 class EncoderConfig(StrictModel):
     """How inputs become a shared representation.
 
@@ -41,6 +56,9 @@ class EncoderConfig(StrictModel):
 
     ``char_cnn`` (null = off) adds character-CNN features to every word's embedding
     (:class:`CharCNNConfig`), for words unseen in training.
+
+    ``bigrams`` (null = off) adds token-bigram embeddings (:class:`BigramConfig`), for
+    character-tokenised text.
 
     ``interaction`` (null = off) joins an intent task and a slot task with a joint-NLU
     interaction module (:class:`~mtlflow.config.interaction.JointInteractionConfig`).
@@ -59,4 +77,5 @@ class EncoderConfig(StrictModel):
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
     char_cnn: CharCNNConfig | None = None
+    bigrams: BigramConfig | None = None
     interaction: JointInteractionConfig | None = None

@@ -23,6 +23,8 @@ class Vocabularies:
       numeric_mean, numeric_std: per numeric column, for ``(x - mean) / std``.
       chars: characters of the training tokens (``encoder.char_cnn``); id 0 is padding,
         id 1 an unseen character. Empty in runs saved before it existed.
+      bigrams: token pairs of the training split (``encoder.bigrams``, else empty) as
+        :func:`bigram_key` writes them; id 0 is padding, id 1 an unseen pair.
     """
 
     tokens: list[str] = field(default_factory=list)
@@ -30,6 +32,7 @@ class Vocabularies:
     numeric_mean: dict[str, float] = field(default_factory=dict)
     numeric_std: dict[str, float] = field(default_factory=dict)
     chars: list[str] = field(default_factory=list)
+    bigrams: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         """Writes ``path`` atomically (a killed run never leaves half a vocabulary)."""
@@ -57,6 +60,20 @@ def char_vocabulary(token_lists) -> list[str]:
     return [PAD, OOV] + sorted(counts, key=lambda c: (-counts[c], c))
 
 
+def bigram_key(token: str, following: str) -> str:
+    """A token and the one after it (``""`` at the end of the text), joined by a space, which
+    no token holds (every tokenizer splits at whitespace): ``("订", "单") → "订 单"``."""
+    return f"{token} {following}"
+
+
+def bigram_vocabulary(token_lists, min_count: int = 2) -> list[str]:
+    """``[PAD, OOV]`` then the :func:`bigram_key` pairs seen ``min_count`` times or more, by
+    descending count (ties alphabetically); the last token of a text pairs with ``""``."""
+    counts = Counter(bigram_key(t, u) for tokens in token_lists for t, u in zip(tokens, [*tokens[1:], ""]))
+    ranked = sorted((b for b, c in counts.items() if c >= min_count), key=lambda b: (-counts[b], b))
+    return [PAD, OOV] + ranked
+
+
 def categorical_vocabulary(values) -> list[str]:
     """``[missing, unseen]`` then the sorted distinct values."""
     return [PAD, OOV] + sorted({v for v in values if v})
@@ -69,8 +86,9 @@ def numeric_statistics(column: np.ndarray) -> tuple[float, float]:
     return mean, std or 1.0
 
 
-def fit_vocabularies(features: dict[str, np.ndarray], inputs) -> Vocabularies:
-    """Vocabularies and statistics of the training split's raw inputs.
+def fit_vocabularies(features: dict[str, np.ndarray], inputs, encoder=None) -> Vocabularies:
+    """Vocabularies and statistics of the training split's raw inputs (token bigrams too
+    when ``encoder.bigrams`` asks for them).
 
     Text is tokenised with the TF tokenizer, the one the model runs, so every token
     the vocabulary holds is a token the model will see.
@@ -89,6 +107,8 @@ def fit_vocabularies(features: dict[str, np.ndarray], inputs) -> Vocabularies:
             token_lists.extend([t.decode("utf-8") for t in row] for row in tokens.to_list())
         vocab.tokens = token_vocabulary(token_lists, inputs.text.min_count, inputs.text.max_vocab)
         vocab.chars = char_vocabulary(token_lists)
+        if encoder is not None and getattr(encoder, "bigrams", None) is not None:
+            vocab.bigrams = bigram_vocabulary(token_lists, encoder.bigrams.min_count)
     for column in inputs.categorical:
         vocab.categorical[column] = categorical_vocabulary(features[column])
     for column in inputs.numeric:

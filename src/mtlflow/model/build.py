@@ -20,8 +20,11 @@ def model_inputs(config: Config, vocab: Vocabularies) -> dict[str, keras.KerasTe
         inputs["token_ids"] = keras.Input((None,), dtype="int32", name="token_ids")
         if config.encoder.type == "pretrained":
             inputs["word_starts"] = keras.Input((None,), dtype="int32", name="word_starts")
-        elif config.encoder.char_cnn is not None:
-            inputs["char_ids"] = keras.Input((None, None), dtype="int32", name="char_ids")
+        else:
+            if config.encoder.char_cnn is not None:
+                inputs["char_ids"] = keras.Input((None, None), dtype="int32", name="char_ids")
+            if config.encoder.bigrams is not None:
+                inputs["bigram_ids"] = keras.Input((None,), dtype="int32", name="bigram_ids")
     if config.inputs.dense:
         inputs["dense"] = keras.Input((config.inputs.dense.dim,), name="dense")
     if config.inputs.numeric:
@@ -50,12 +53,18 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str, pretr
             c = enc.char_cnn
             char_cnn = dict(vocab_size=len(vocab.chars), dim=c.dim, filters=c.filters, widths=list(c.widths),
                             dropout=c.dropout)
+        bigrams = None
+        if enc.bigrams is not None:
+            if len(vocab.bigrams) < 2:
+                raise MtlflowError("encoder.bigrams needs the bigram vocabulary (vocab.json `bigrams`), which is "
+                                   "empty: refit the vocabularies on the training split (train a new run)")
+            bigrams = dict(vocab_size=len(vocab.bigrams), dim=enc.bigrams.dim)
         tokens, pooled = TextEncoder(
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,
             pooling=enc.pooling, max_length=config.inputs.text.max_length, token_dropout=enc.token_dropout,
-            seed=config.training.seed, char_cnn=char_cnn, name=f"{prefix}_text_encoder",
-        )(inputs["token_ids"], inputs.get("char_ids"))
+            seed=config.training.seed, char_cnn=char_cnn, bigrams=bigrams, name=f"{prefix}_text_encoder",
+        )(inputs["token_ids"], inputs.get("char_ids"), inputs.get("bigram_ids"))
         parts.append(pooled)
     features = {k: inputs[k] for k in ("dense", "numeric", "categorical") if k in inputs}
     if features:

@@ -63,23 +63,31 @@ class TextEncoder(keras.layers.Layer):
     BiLSTM/BiGRU (Ma and Hovy, ACL 2016); for the Transformer the concatenation is
     projected back to ``embedding_dim``. Token dropout leaves a word's characters in place,
     so the model learns to read an unknown word from its spelling.
+
+    ``bigrams``: ``{"vocab_size", "dim"}`` (None = off): each token's pair with the next,
+    ``bigram_ids`` ``[batch, time]``, is embedded and concatenated with the token's
+    embedding ("bichar" features, Zhang and Yang, ACL 2018); token dropout drops the pair
+    of a dropped token too. For the Transformer the concatenation is projected back.
     """
 
     def __init__(self, vocab_size: int, kind: str = "bilstm", embedding_dim: int = 64, units: int = 64,
                  layers: int = 1, heads: int = 4, ff_units: int = 128, dropout: float = 0.1,
                  pooling: str = "mean", max_length: int = 128, token_dropout: float = 0.0,
-                 seed: int | None = None, char_cnn: dict | None = None, **kwargs):
+                 seed: int | None = None, char_cnn: dict | None = None, bigrams: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(vocab_size=vocab_size, kind=kind, embedding_dim=embedding_dim, units=units,
                              layers=layers, heads=heads, ff_units=ff_units, dropout=dropout,
                              pooling=pooling, max_length=max_length, token_dropout=token_dropout, seed=seed,
-                             char_cnn=dict(char_cnn) if char_cnn else None)
+                             char_cnn=dict(char_cnn) if char_cnn else None,
+                             bigrams=dict(bigrams) if bigrams else None)
         self.token_seed = keras.random.SeedGenerator(seed) if token_dropout else None
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.dropout = keras.layers.Dropout(dropout)
         self.char_cnn = CharCNN(**char_cnn, name="char_cnn") if char_cnn else None
+        self.bigram_embedding = (keras.layers.Embedding(bigrams["vocab_size"], bigrams["dim"], name="bigram_embedding")
+                                 if bigrams else None)
         self.char_projection = None
-        if self.char_cnn is not None and kind == "transformer":
+        if (self.char_cnn is not None or self.bigram_embedding is not None) and kind == "transformer":
             self.char_projection = keras.layers.Dense(embedding_dim, name="char_projection")
         if kind in ("bilstm", "bigru"):
             cell = keras.layers.LSTM if kind == "bilstm" else keras.layers.GRU
@@ -92,23 +100,31 @@ class TextEncoder(keras.layers.Layer):
         else:
             raise ValueError(f"unknown text encoder {kind!r}; allowed: bilstm, bigru, transformer")
 
-    def call(self, token_ids, char_ids=None, training=None):
+    def call(self, token_ids, char_ids=None, bigram_ids=None, training=None):
         # A batch of empty texts has no time step; Keras' LSTM/GRU loop cannot stack the
         # outputs of zero steps. One padding column (id 0, masked) gives it one; the states
         # are cut back to the batch's width below, and the pooling ignores padding.
         width = ops.shape(token_ids)[1]
+        if self.bigram_embedding is not None and bigram_ids is None:
+            raise ValueError("this TextEncoder has bigrams: call it with bigram_ids [batch, time]")
         token_ids, char_ids = _at_least_one_step(token_ids, char_ids)
+        if bigram_ids is not None:
+            bigram_ids = ops.pad(bigram_ids, [[0, 0], [0, ops.shape(token_ids)[1] - ops.shape(bigram_ids)[1]]])
         mask = ops.not_equal(token_ids, 0)
         if training and self.token_seed is not None:
             drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
             token_ids = ops.where(ops.logical_and(drop, token_ids > 1), ops.ones_like(token_ids), token_ids)
+            if bigram_ids is not None:
+                bigram_ids = ops.where(ops.logical_and(drop, bigram_ids > 1), ops.ones_like(bigram_ids), bigram_ids)
         x = self.embedding(token_ids)
         if self.char_cnn is not None:
             if char_ids is None:
                 raise ValueError("this TextEncoder has a char_cnn: call it with char_ids [batch, time, chars]")
             x = ops.concatenate([x, self.char_cnn(char_ids, training=training)], axis=-1)
-            if self.char_projection is not None:
-                x = self.char_projection(x)
+        if self.bigram_embedding is not None:
+            x = ops.concatenate([x, self.bigram_embedding(bigram_ids)], axis=-1)
+        if self.char_projection is not None:
+            x = self.char_projection(x)
         if self.settings["kind"] == "transformer":
             x = x + self.positions(ops.arange(ops.shape(token_ids)[1]))[None]
         x = self.dropout(x, training=training)

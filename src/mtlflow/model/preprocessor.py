@@ -48,7 +48,8 @@ class Preprocessor(tf.Module):
     Model inputs: ``token_ids`` ``[batch, time]`` int32 (0 = padding; with a pretrained
     ``encoder``, WordPiece ids plus ``word_starts`` ``[batch, words]``, each word's first piece;
     with ``encoder.char_cnn``, ``char_ids`` ``[batch, words, chars]`` int32, each word's first
-    ``max_chars`` characters looked up in the ``chars`` vocabulary, 0 = padding, 1 = unseen),
+    ``max_chars`` characters looked up in the ``chars`` vocabulary, 0 = padding, 1 = unseen;
+    with ``encoder.bigrams``, ``bigram_ids`` ``[batch, words]``, each word paired with the next),
     ``dense`` ``[batch, dim]``, ``numeric`` ``[batch, n]`` standardised (:func:`standardize`:
     a missing number, NaN, is the training mean), and ``categorical`` ``[batch, k]`` int32 ids
     (0 for a missing value, ``""``; 1 for a value not seen in training).
@@ -77,6 +78,12 @@ class Preprocessor(tf.Module):
                 raise MtlflowError("encoder.char_cnn needs the character vocabulary (vocab.json `chars`), which is "
                                    "empty: refit the vocabularies on the training split (train a new run)")
             self.char_table = _table(vocab.chars, oov_id=1)
+        self.bigrams = encoder.bigrams if inputs.text and encoder is not None and encoder.type != "pretrained" else None
+        if self.bigrams is not None:
+            if len(vocab.bigrams) < 2:
+                raise MtlflowError("encoder.bigrams needs the bigram vocabulary (vocab.json `bigrams`), which is "
+                                   "empty: refit the vocabularies on the training split (train a new run)")
+            self.bigram_table = _table(vocab.bigrams, oov_id=1)
         self.categorical_tables = {
             c: _table(vocab.categorical[c], oov_id=1) for c in inputs.categorical
         }
@@ -120,6 +127,16 @@ class Preprocessor(tf.Module):
         ids = tf.ragged.map_flat_values(self.char_table.lookup, words)
         return chars.with_values(tf.cast(ids, tf.int32))
 
+    def bigram_ids(self, tokens: tf.RaggedTensor) -> tf.RaggedTensor:
+        """``[batch, (words)]`` tokens → ``[batch, (words)]`` int32 ids of each token paired
+        with the next (:func:`~mtlflow.data.vocabulary.bigram_key`; ``""`` after the last)."""
+        flat = tokens.flat_values
+        after = tf.range(1, tf.size(flat, out_type=tf.int64) + 1)  # each token's successor in flat
+        row_end = tf.repeat(tokens.row_limits(), tokens.row_lengths())
+        following = tf.where(after < row_end, tf.gather(flat, tf.minimum(after, tf.maximum(row_end - 1, 0))), "")
+        keys = tf.strings.join([flat, following], separator=" ")
+        return tokens.with_flat_values(tf.cast(self.bigram_table.lookup(keys), tf.int32))
+
     def __call__(self, raw: dict, ragged: bool = False) -> dict:
         """Model inputs for a batch of raw columns (``ragged=True`` keeps token ids ragged)."""
         out = {}
@@ -135,6 +152,9 @@ class Preprocessor(tf.Module):
             if self.char_cnn is not None:
                 chars = self.char_ids(tokens)
                 out["char_ids"] = chars if ragged else chars.to_tensor(0)
+            if self.bigrams is not None:
+                pairs = self.bigram_ids(tokens)
+                out["bigram_ids"] = pairs if ragged else pairs.to_tensor(0)
         if self.inputs.dense:
             out["dense"] = tf.cast(raw[self.inputs.dense.column], tf.float32)
         if self.inputs.numeric:

@@ -30,7 +30,7 @@ def transform_stage(context: PipelineContext, out: Path) -> StageOutcome:
     config = context.config
     tasks = {spec.name: create_task(spec) for spec in config.tasks}
     train_split, _, _ = read_splits(config, tasks)
-    vocab = fit_vocabularies(train_split.features, config.inputs)
+    vocab = fit_vocabularies(train_split.features, config.inputs, config.encoder)
     out.mkdir(parents=True, exist_ok=True)
     vocab.save(out / "vocab.json")
     state = {name: task.state() for name, task in tasks.items()}
