@@ -5,8 +5,8 @@ Usage::
     python benchmarks/chnsenticorp.py [--data ../shared/data/chnsenticorp] [--seeds 1 2 3]
     python benchmarks/chnsenticorp.py --tune NAME [--set training.epochs=20 ...] [--seeds 1]
 
-Trains the example (character-level BiLSTM with max pooling, random initialisation, no
-pretrained weights) once per seed on the 9,600-review train split, early-stops on the
+Trains the example (character-level BiLSTM with max pooling and character-bigram embeddings,
+random initialisation, no pretrained weights) once per seed on the 9,600-review train split, early-stops on the
 1,200-review dev split (dev accuracy, best epoch's weights kept) and reports the test
 accuracy (1,200 reviews) with mean ± standard deviation over the seeds and the training
 time of each run. Writes ``benchmarks/results/chnsenticorp.json`` and the "ChnSentiCorp"
@@ -118,7 +118,10 @@ def markdown(result: dict) -> str:
         "Binary sentiment on ChnSentiCorp (9,600 train / 1,200 dev / 1,200 test reviews), "
         f"`examples/chnsenticorp.yaml`: character-level {enc['type']} ({enc['units']} units, "
         f"embeddings {enc['embedding_dim']}, {enc['pooling']} pooling, dropout {enc['dropout']}, "
-        f"token dropout {enc['token_dropout']}) from random initialisation, no pretrained weights; "
+        f"token dropout {enc['token_dropout']}"
+        + (f", character-bigram embeddings {enc['bigrams']['dim']}-d of pairs seen {enc['bigrams']['min_count']}+ times"
+           if enc.get("bigrams") else "")
+        + ") from random initialisation, no pretrained weights; "
         "texts cut at 256 characters, length-bucketed batches, early stopping on dev accuracy. "
         "Target: ≥ 90 % test accuracy.",
         "",

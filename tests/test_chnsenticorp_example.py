@@ -16,6 +16,7 @@ def test_chnsenticorp_example_config_parses():
     assert config.inputs.text.tokenizer == "char" and config.inputs.text.column == "text_a"
     assert [(t.name, t.type, t.column) for t in config.tasks] == [("sentiment", "binary", "label")]
     assert config.data.bucket_boundaries and config.training.early_stopping.monitor == "sentiment.accuracy"
+    assert config.encoder.bigrams is not None  # character pairs: the chosen setting (BENCHMARKS.md)
 
 
 @pytest.mark.skipif(not all((DATA / f).is_file() for f in ("train.tsv", "dev.tsv", "test.tsv")),
