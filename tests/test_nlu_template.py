@@ -137,7 +137,6 @@ def test_template_trains_on_chinese_conll_bioes_and_serves_unspaced_text(tmp_pat
     config["data"].update(format="conll", train="data/train.txt", validation="data/dev.txt", test="data/test.txt")
     config["inputs"]["text"].update(tokenizer="char", lowercase=False, max_length=64)
     config["encoder"]["char_cnn"] = None
-    config["encoder"]["bigrams"] = {"dim": 64, "min_count": 2}
     next(t for t in config["tasks"] if t["name"] == "slots")["scheme"] = "bioes"
     run, metrics = _train(path, config, tmp_path / "run-zh")
     assert metrics["slots"]["count"] == 30 and metrics["intent"]["unseen_labels"]["rows"] == 0
