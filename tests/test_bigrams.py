@@ -100,6 +100,14 @@ def test_character_run_with_bigrams_exports_and_serves_raw_text(tmp_path):
     assert_same_outputs(served, in_process_outputs(run, texts))
 
 
+def test_a_vocabulary_fitted_without_bigrams_is_refused_by_name():
+    inputs = InputsConfig.model_validate({"text": {"tokenizer": "char"}})
+    vocab = fit_vocabularies({"text": np.array(["取消订单"], dtype=object)}, inputs)  # no encoder: no pairs
+    assert vocab.bigrams == []
+    with pytest.raises(Exception, match=r"encoder.bigrams needs the vocab.json `bigrams`"):
+        Preprocessor(inputs, vocab, EncoderConfig.model_validate({"bigrams": {}}))
+
+
 def test_bigram_mistakes_name_the_key():
     base = {"data": {"train": "train.jsonl"}, "inputs": {"text": {}}, "tasks": [{"name": "y", "type": "binary"}]}
     with pytest.raises(ConfigError, match="encoder.bigrams"):

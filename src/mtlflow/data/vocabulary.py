@@ -34,6 +34,17 @@ class Vocabularies:
     chars: list[str] = field(default_factory=list)
     bigrams: list[str] = field(default_factory=list)
 
+    def fitted(self, field_name: str, key_path: str) -> list[str]:
+        """The ``field_name`` vocabulary (``chars``, ``bigrams``) that ``key_path`` needs; an
+        error when the run's ``vocab.json`` was fitted without it."""
+        keys = getattr(self, field_name)
+        if len(keys) < 2:
+            from mtlflow.errors import MtlflowError
+
+            raise MtlflowError(f"{key_path} needs the vocab.json `{field_name}` vocabulary, which is empty: refit "
+                               "the vocabularies on the training split (train a new run)")
+        return keys
+
     def save(self, path: Path) -> None:
         """Writes ``path`` atomically (a killed run never leaves half a vocabulary)."""
         write_json_atomic(path, asdict(self))

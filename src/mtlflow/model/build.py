@@ -8,7 +8,6 @@ import keras
 
 from mtlflow.config import Config
 from mtlflow.data.vocabulary import Vocabularies
-from mtlflow.errors import MtlflowError
 from mtlflow.model.encoders import FeatureEncoder, TextEncoder
 from mtlflow.tasks import Task
 
@@ -47,18 +46,12 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str, pretr
     elif "token_ids" in inputs:
         char_cnn = None
         if enc.char_cnn is not None:
-            if len(vocab.chars) < 2:
-                raise MtlflowError("encoder.char_cnn needs the character vocabulary (vocab.json `chars`), which is "
-                                   "empty: refit the vocabularies on the training split (train a new run)")
             c = enc.char_cnn
-            char_cnn = dict(vocab_size=len(vocab.chars), dim=c.dim, filters=c.filters, widths=list(c.widths),
+            char_cnn = dict(vocab_size=len(vocab.fitted("chars", "encoder.char_cnn")), dim=c.dim, filters=c.filters, widths=list(c.widths),
                             dropout=c.dropout)
         bigrams = None
         if enc.bigrams is not None:
-            if len(vocab.bigrams) < 2:
-                raise MtlflowError("encoder.bigrams needs the bigram vocabulary (vocab.json `bigrams`), which is "
-                                   "empty: refit the vocabularies on the training split (train a new run)")
-            bigrams = dict(vocab_size=len(vocab.bigrams), dim=enc.bigrams.dim)
+            bigrams = dict(vocab_size=len(vocab.fitted("bigrams", "encoder.bigrams")), dim=enc.bigrams.dim)
         tokens, pooled = TextEncoder(
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,

@@ -13,7 +13,6 @@ import tensorflow as tf
 from mtlflow.config import EncoderConfig, InputsConfig
 from mtlflow.data.tokenize import JOINERS, tf_tokenize
 from mtlflow.data.vocabulary import Vocabularies
-from mtlflow.errors import MtlflowError
 from mtlflow.tasks import TokenView
 
 
@@ -74,16 +73,10 @@ class Preprocessor(tf.Module):
             self.token_table = _table(vocab.tokens, oov_id=1)
         self.char_cnn = encoder.char_cnn if inputs.text and encoder is not None and encoder.type != "pretrained" else None
         if self.char_cnn is not None:
-            if len(vocab.chars) < 2:
-                raise MtlflowError("encoder.char_cnn needs the character vocabulary (vocab.json `chars`), which is "
-                                   "empty: refit the vocabularies on the training split (train a new run)")
-            self.char_table = _table(vocab.chars, oov_id=1)
+            self.char_table = _table(vocab.fitted("chars", "encoder.char_cnn"), oov_id=1)
         self.bigrams = encoder.bigrams if inputs.text and encoder is not None and encoder.type != "pretrained" else None
         if self.bigrams is not None:
-            if len(vocab.bigrams) < 2:
-                raise MtlflowError("encoder.bigrams needs the bigram vocabulary (vocab.json `bigrams`), which is "
-                                   "empty: refit the vocabularies on the training split (train a new run)")
-            self.bigram_table = _table(vocab.bigrams, oov_id=1)
+            self.bigram_table = _table(vocab.fitted("bigrams", "encoder.bigrams"), oov_id=1)
         self.categorical_tables = {
             c: _table(vocab.categorical[c], oov_id=1) for c in inputs.categorical
         }
