@@ -61,6 +61,13 @@ def test_token_dropout_drops_the_pair_with_the_token():
         encoder(token_ids)
 
 
+def test_a_batch_of_empty_texts_goes_through_the_bigram_encoder():
+    encoder = TextEncoder(10, embedding_dim=4, units=3, dropout=0.0, bigrams={"vocab_size": 12, "dim": 5})
+    empty = np.zeros((2, 0), np.int32)  # what two "" requests become
+    states, pooled = encoder(empty, bigram_ids=empty)
+    assert tuple(states.shape) == (2, 0, 6) and tuple(pooled.shape) == (2, 6)
+
+
 PHRASES = {"positive": ["很好", "不错", "满意", "喜欢"], "negative": ["很差", "失望", "不好", "讨厌"]}
 FILLER = list("房间服务酒店早餐位置价格前台环境")
 

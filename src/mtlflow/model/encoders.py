@@ -107,9 +107,7 @@ class TextEncoder(keras.layers.Layer):
         width = ops.shape(token_ids)[1]
         if self.bigram_embedding is not None and bigram_ids is None:
             raise ValueError("this TextEncoder has bigrams: call it with bigram_ids [batch, time]")
-        token_ids, char_ids = _at_least_one_step(token_ids, char_ids)
-        if bigram_ids is not None:
-            bigram_ids = ops.pad(bigram_ids, [[0, 0], [0, ops.shape(token_ids)[1] - ops.shape(bigram_ids)[1]]])
+        token_ids, char_ids, bigram_ids = _at_least_one_step(token_ids, char_ids, bigram_ids)
         mask = ops.not_equal(token_ids, 0)
         if training and self.token_seed is not None:
             drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
@@ -138,16 +136,19 @@ class TextEncoder(keras.layers.Layer):
         return {**super().get_config(), **self.settings}
 
 
-def _at_least_one_step(token_ids, char_ids=None):
-    """``token_ids`` ``[batch, time]`` (and ``char_ids`` ``[batch, time, chars]``) padded with
-    zeros to ``time ≥ 1`` (and ``chars ≥ 1``); unchanged when already that wide."""
+def _at_least_one_step(token_ids, char_ids=None, bigram_ids=None):
+    """``token_ids`` ``[batch, time]`` (and ``bigram_ids`` ``[batch, time]``, ``char_ids``
+    ``[batch, time, chars]``) padded with zeros to ``time ≥ 1`` (and ``chars ≥ 1``);
+    unchanged when already that wide."""
     extra = ops.maximum(1 - ops.shape(token_ids)[1], 0)
     token_ids = ops.pad(token_ids, [[0, 0], [0, extra]])
+    if bigram_ids is not None:
+        bigram_ids = ops.pad(bigram_ids, [[0, 0], [0, extra]])
     if char_ids is not None:
         extra_chars = ops.maximum(1 - ops.shape(char_ids)[2], 0)
         extra_words = ops.shape(token_ids)[1] - ops.shape(char_ids)[1]
         char_ids = ops.pad(char_ids, [[0, 0], [0, extra_words], [0, extra_chars]])
-    return token_ids, char_ids
+    return token_ids, char_ids, bigram_ids
 
 
 @keras.saving.register_keras_serializable(package="mtlflow")
