@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/mixed_supervision.py [--snips ../shared/data/snips]
         [--chnsenticorp ../shared/data/chnsenticorp] [--seeds 1 2 3]
+    python benchmarks/mixed_supervision.py --tune NAME [--set tasks.1.weight=2 ...]
+        [--models joint slots] [--seeds 1]
 
 No example carries all three labels: SNIPS utterances (English) have an intent and slot
 tags, ChnSentiCorp reviews (Chinese) a sentiment. The two corpora are written as one JSON
@@ -16,15 +18,24 @@ the epoch that is best on dev by its own measure: a single-task model by its tas
 metric, the three-task model by ``joint.mean_score`` (the mean of the three headline
 metrics), never by the summed loss, which the task with the largest loss dominates. Writes
 ``benchmarks/results/mixed_supervision.json`` and the "Mixed supervision" section of
-BENCHMARKS.md.
+BENCHMARKS.md. Seeds already in the results file for the same configuration are kept, so
+seeds can run in separate processes (``--seeds 1`` beside ``--seeds 2``) and land in one table.
+
+``--tune NAME`` is how the settings are chosen: it trains the chosen ``--models`` with the
+``--set`` overrides (dotted key paths into the example, YAML values, applied before a
+single-task model drops the other tasks) and scores the **dev** split only (the test split
+is not read), appending one row per model and seed, with its dev curve, to
+``benchmarks/results/mixed_supervision_tuning.json``, shown in the same section.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import statistics
+import fcntl
 import json
+import statistics
 import os
 import sys
 import tempfile
@@ -37,11 +48,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, save  # noqa: E402
+from _report import machine, replace_section, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mixed_supervision.yaml"
 RESULT = ROOT / "benchmarks" / "results" / "mixed_supervision.json"
+TUNING = ROOT / "benchmarks" / "results" / "mixed_supervision_tuning.json"
 SECTION = "## Mixed supervision"
 SPLITS = {"train": ("train", "train.tsv"), "validation": ("dev", "dev.tsv"), "test": ("test", "test.tsv")}
 HEADLINE = {"intent": "accuracy", "slots": "f1", "sentiment": "accuracy"}
@@ -87,9 +99,13 @@ def write_splits(snips: Path, chnsenticorp: Path, out: Path) -> dict[str, dict[s
     return paths
 
 
-def variant(paths: dict[str, str], seed: int, tasks: list[str]) -> dict:
+def variant(paths: dict[str, str], seed: int, tasks: list[str], overrides: tuple[str, ...] = ()) -> dict:
+    from snips_tuning import apply_override
+
     config = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     config.pop("profiles", None)
+    for assignment in overrides:  # before the task filter, so tasks.N indexes the example's tasks
+        apply_override(config, assignment)
     config["data"].update(paths)
     config["tasks"] = [t for t in config["tasks"] if t["name"] in tasks]
     config["training"]["seed"] = seed
@@ -109,8 +125,11 @@ def run(config: dict, workdir: Path, name: str) -> dict:
     history = json.loads((workdir / name / "history.json").read_text())
     print(f"{name}: " + "  ".join(f"{t}.{m} {metrics[t][m]:.4f}" for t, m in HEADLINE.items() if t in metrics)
           + f"  ({seconds} s, {len(history['epochs'])} epochs)", flush=True)
+    curve = {t: [round(e["validation"][t][m], 4) for e in history["epochs"]]
+             for t, m in HEADLINE.items() if t in metrics}
     return {"seconds": seconds, "epochs": len(history["epochs"]), "best_epoch": history["best_epoch"],
-            "metrics": {t: {m: metrics[t][m]} for t, m in HEADLINE.items() if t in metrics}}
+            "metrics": {t: {m: metrics[t][m]} for t, m in HEADLINE.items() if t in metrics},
+            "dev_curve": curve}
 
 
 def _mean_std(values: list[float]) -> str:
@@ -151,7 +170,73 @@ def markdown(result: dict) -> str:
     for seed in seeds:
         for name, r in runs[str(seed)].items():
             lines.append(f"| {seed} | {name} | {r['epochs']} ({r['best_epoch']}) | {r['seconds']} |")
-    return "\n".join(lines)
+    return "\n".join(lines + tuning_markdown())
+
+
+def tuning_markdown() -> list[str]:
+    rows = json.loads(TUNING.read_text("utf-8")) if TUNING.is_file() else []
+    if not rows:
+        return []
+    lines = ["", "Dev-only tuning runs of `python benchmarks/mixed_supervision.py --tune NAME --set KEY=VALUE ... "
+             "--models M ... --seeds N` (changes from the example as it was at the time; dev metrics of the kept "
+             "epoch; the test split is not read):", "",
+             "| # | run | change | seed | model | intent acc | slot F1 | sentiment acc | epochs (best) | seconds |",
+             "|---:|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for i, r in enumerate(rows, 1):
+        change = "<br>".join(f"`{c}`" for c in r["changes"]) or "(as is)"
+        cells = [f"{100 * r['metrics'][t][m]:.2f}" if t in r["metrics"] else "" for t, m in HEADLINE.items()]
+        lines.append(f"| {i} | {r['name']} | {change} | {r['seed']} | {r['model']} | {' | '.join(cells)} | "
+                     f"{r['epochs']} ({r['best_epoch']}) | {r['seconds']} |")
+    return lines
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """An exclusive lock beside ``path``: seeds run in parallel processes update one file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_json(path: Path, value) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False), "utf-8")
+    tmp.replace(path)
+
+
+def models_to_run(models: list[str]) -> list[tuple[str, str, list[str]]]:
+    """``(model, corpus, tasks)`` for each of ``models`` (``joint`` or a task name)."""
+    out = []
+    for model in models:
+        if model == "joint":
+            out.append(("joint", "both", list(HEADLINE)))
+        else:
+            out.append((model, "chnsenticorp" if model == "sentiment" else "snips", [model]))
+    return out
+
+
+def tune(name: str, overrides: list[str], models: list[str], seeds: list[int], snips: Path,
+         chnsenticorp: Path) -> None:
+    """Dev-only runs with ``overrides``; appends a row per model and seed to ``TUNING``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        paths = write_splits(snips, chnsenticorp, workdir)
+        for corpus in paths.values():
+            corpus["test"] = corpus["validation"]  # never read the test split while choosing
+        for seed in seeds:
+            for model, corpus, tasks in models_to_run(models):
+                r = run(variant(paths[corpus], seed, tasks, tuple(overrides)), workdir, f"{model}-{seed}")
+                row = {"name": name, "changes": list(overrides), "seed": seed, "model": model, **r}
+                with locked(TUNING):
+                    rows = json.loads(TUNING.read_text("utf-8")) if TUNING.is_file() else []
+                    write_json(TUNING, rows + [row])
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+    if RESULT.is_file():
+        replace_section(ROOT / "BENCHMARKS.md", SECTION, markdown(json.loads(RESULT.read_text("utf-8"))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,30 +246,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chnsenticorp", default=str(shared / "chnsenticorp"), help="train/dev/test.tsv")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--no-write", action="store_true", help="print only; keep results and BENCHMARKS.md")
+    parser.add_argument("--tune", metavar="NAME", help="dev-only tuning run with the --set overrides")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    parser.add_argument("--models", nargs="+", default=["joint", *HEADLINE], choices=["joint", *HEADLINE],
+                        help="with --tune: which models to train (default: all four)")
     args = parser.parse_args(argv)
     snips, chnsenticorp = Path(args.snips).resolve(), Path(args.chnsenticorp).resolve()
     if not (snips / "train" / "seq.in").is_file() or not (chnsenticorp / "train.tsv").is_file():
         print(f"need SNIPS at {snips} (train/seq.in) and ChnSentiCorp at {chnsenticorp} (train.tsv); "
               "pass --snips and --chnsenticorp", file=sys.stderr)
         return 2
+    if args.overrides and not args.tune:
+        parser.error("--set needs --tune NAME: the seeded test runs train the example as it is")
+    if args.tune:
+        tune(args.tune, args.overrides, args.models, args.seeds, snips, chnsenticorp)
+        return 0
     rel = lambda p: os.path.relpath(p, ROOT) if p.is_relative_to(ROOT.parent) else str(p)  # noqa: E731
     write = not args.no_write
+    config = yaml.safe_load(EXAMPLE.read_text("utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         paths = write_splits(snips, chnsenticorp, workdir)
-        runs: dict[str, dict] = {}
-        for done, seed in enumerate(args.seeds, 1):  # per seed the four models in turn: noise lands on all
-            per_seed = runs[str(seed)] = {}
-            per_seed["joint"] = run(variant(paths["both"], seed, list(HEADLINE)), workdir, f"joint-{seed}")
-            for task in HEADLINE:
-                corpus = "chnsenticorp" if task == "sentiment" else "snips"
-                per_seed[task] = run(variant(paths[corpus], seed, [task]), workdir, f"{task}-{seed}")
-            # written after every seed, so a run cut short keeps the seeds it finished
-            result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-                      "snips": rel(snips), "chnsenticorp": rel(chnsenticorp), "seeds": args.seeds[:done],
-                      "config": yaml.safe_load(EXAMPLE.read_text("utf-8")), "runs": runs}
-            save(result, markdown(result), RESULT if write else None, ROOT / "BENCHMARKS.md" if write else None,
-                 SECTION)
+        for seed in args.seeds:  # per seed the four models in turn: noise lands on all
+            per_seed = {}
+            for model, corpus, tasks in models_to_run(["joint", *HEADLINE]):
+                per_seed[model] = run(variant(paths[corpus], seed, tasks), workdir, f"{model}-{seed}")
+            # written after every seed, so a run cut short keeps the seeds it finished; seeds that
+            # another process (or an earlier run) measured with the same configuration are kept
+            with locked(RESULT):
+                stored = json.loads(RESULT.read_text("utf-8")) if write and RESULT.is_file() else {}
+                runs = stored.get("runs", {}) if stored.get("config") == config else {}
+                runs[str(seed)] = per_seed
+                seeds = sorted(int(k) for k in runs)
+                result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+                          "snips": rel(snips), "chnsenticorp": rel(chnsenticorp), "seeds": seeds,
+                          "config": config, "runs": {str(k): runs[str(k)] for k in seeds}}
+                save(result, markdown(result), RESULT if write else None,
+                     ROOT / "BENCHMARKS.md" if write else None, SECTION)
     return 0
 
 
