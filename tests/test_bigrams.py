@@ -61,6 +61,22 @@ def test_token_dropout_drops_the_pair_with_the_token():
         encoder(token_ids)
 
 
+def test_pair_dropout_drops_pairs_and_keeps_the_tokens():
+    encoder = TextEncoder(10, embedding_dim=4, units=3, dropout=0.0, seed=1,
+                          bigrams={"vocab_size": 12, "dim": 5, "dropout": 0.999999})
+    token_ids = np.array([[2, 5, 9, 0], [1, 3, 0, 0]], np.int32)
+    bigram_ids = np.array([[7, 11, 4, 0], [3, 1, 0, 0]], np.int32)
+    dropped = encoder(token_ids, bigram_ids=bigram_ids, training=True)[0]
+    unknown_pairs = np.where(bigram_ids > 0, 1, 0).astype(np.int32)  # every pair unknown, the tokens as they were
+    expected = encoder(token_ids, bigram_ids=unknown_pairs, training=False)[0]
+    np.testing.assert_allclose(np.asarray(dropped), np.asarray(expected), rtol=1e-6, atol=1e-6)
+    kept = encoder(token_ids, bigram_ids=bigram_ids, training=False)[0]  # not dropped outside training
+    assert np.abs(np.asarray(kept) - np.asarray(expected)).max() > 1e-4
+    unknown_tokens = encoder(np.where(token_ids > 0, 1, 0).astype(np.int32), bigram_ids=unknown_pairs)[0]
+    assert np.abs(np.asarray(unknown_tokens) - np.asarray(dropped)).max() > 1e-4  # tokens were kept
+    assert TextEncoder.from_config(encoder.get_config()).settings["bigrams"]["dropout"] == 0.999999
+
+
 def test_a_batch_of_empty_texts_goes_through_the_bigram_encoder():
     encoder = TextEncoder(10, embedding_dim=4, units=3, dropout=0.0, bigrams={"vocab_size": 12, "dim": 5})
     empty = np.zeros((2, 0), np.int32)  # what two "" requests become
@@ -121,3 +137,5 @@ def test_bigram_mistakes_name_the_key():
         parse_config({**base, "encoder": {"type": "pretrained", "path": "x", "bigrams": {"dim": 8}}})
     with pytest.raises(ConfigError, match="encoder.bigrams"):
         parse_config({**base, "encoder": {"bigrams": {"dim": 0}}})
+    with pytest.raises(ConfigError, match=r"encoder.bigrams.dropout"):
+        parse_config({**base, "encoder": {"bigrams": {"dim": 8, "dropout": 1.0}}})

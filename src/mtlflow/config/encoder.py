@@ -35,10 +35,16 @@ class BigramConfig(StrictModel):
     bigram is often a word (订单, 取消), which a character alone is not. The vocabulary is the
     training split's pairs seen at least ``min_count`` times (``vocab.json``'s ``bigrams``);
     other pairs share the unknown id, and token dropout drops a token's pair with it.
+
+    ``dropout`` (0 = off) also replaces each known pair by the unknown pair with that
+    probability while training, on its own, leaving the token in place: the model then
+    learns to label a character whose pair is new (a slot value or phrasing unseen in
+    training) from the characters, instead of leaning on pairs it has seen.
     """
 
     dim: PositiveInt = 64
     min_count: PositiveInt = 2
+    dropout: Rate = 0.0
 
 
 class EncoderConfig(StrictModel):

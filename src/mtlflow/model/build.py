@@ -51,7 +51,8 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str, pretr
                             dropout=c.dropout)
         bigrams = None
         if enc.bigrams is not None:
-            bigrams = dict(vocab_size=len(vocab.fitted("bigrams", "encoder.bigrams")), dim=enc.bigrams.dim)
+            bigrams = dict(vocab_size=len(vocab.fitted("bigrams", "encoder.bigrams")), dim=enc.bigrams.dim,
+                           dropout=enc.bigrams.dropout)
         tokens, pooled = TextEncoder(
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,

@@ -64,10 +64,11 @@ class TextEncoder(keras.layers.Layer):
     projected back to ``embedding_dim``. Token dropout leaves a word's characters in place,
     so the model learns to read an unknown word from its spelling.
 
-    ``bigrams``: ``{"vocab_size", "dim"}`` (None = off): each token's pair with the next,
-    ``bigram_ids`` ``[batch, time]``, is embedded and concatenated with the token's
+    ``bigrams``: ``{"vocab_size", "dim", "dropout"}`` (None = off): each token's pair with
+    the next, ``bigram_ids`` ``[batch, time]``, is embedded and concatenated with the token's
     embedding ("bichar" features, Zhang and Yang, ACL 2018); token dropout drops the pair
-    of a dropped token too. For the Transformer the concatenation is projected back.
+    of a dropped token too, and ``dropout`` (default 0) drops known pairs on their own,
+    keeping the token. For the Transformer the concatenation is projected back.
     """
 
     def __init__(self, vocab_size: int, kind: str = "bilstm", embedding_dim: int = 64, units: int = 64,
@@ -81,6 +82,8 @@ class TextEncoder(keras.layers.Layer):
                              char_cnn=dict(char_cnn) if char_cnn else None,
                              bigrams=dict(bigrams) if bigrams else None)
         self.token_seed = keras.random.SeedGenerator(seed) if token_dropout else None
+        pair_dropout = (bigrams or {}).get("dropout", 0.0)
+        self.pair_seed = keras.random.SeedGenerator(None if seed is None else seed + 1) if pair_dropout else None
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         self.dropout = keras.layers.Dropout(dropout)
         self.char_cnn = CharCNN(**char_cnn, name="char_cnn") if char_cnn else None
@@ -111,9 +114,12 @@ class TextEncoder(keras.layers.Layer):
         mask = ops.not_equal(token_ids, 0)
         if training and self.token_seed is not None:
             drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
-            token_ids = ops.where(ops.logical_and(drop, token_ids > 1), ops.ones_like(token_ids), token_ids)
+            token_ids = _unknown_where(drop, token_ids)
             if bigram_ids is not None:
-                bigram_ids = ops.where(ops.logical_and(drop, bigram_ids > 1), ops.ones_like(bigram_ids), bigram_ids)
+                bigram_ids = _unknown_where(drop, bigram_ids)
+        if training and self.pair_seed is not None:
+            drop = keras.random.uniform(ops.shape(bigram_ids), seed=self.pair_seed) < self.settings["bigrams"]["dropout"]
+            bigram_ids = _unknown_where(drop, bigram_ids)
         x = self.embedding(token_ids)
         if self.char_cnn is not None:
             if char_ids is None:
@@ -134,6 +140,12 @@ class TextEncoder(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
+
+
+def _unknown_where(drop, ids):
+    """``ids`` with the known ids (> 1) where ``drop`` holds replaced by the unknown id (1);
+    padding (0) and unknown stay as they are."""
+    return ops.where(ops.logical_and(drop, ids > 1), ops.ones_like(ids), ids)
 
 
 def _at_least_one_step(token_ids, char_ids=None, bigram_ids=None):
