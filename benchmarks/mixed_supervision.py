@@ -140,14 +140,19 @@ def _mean_std(values: list[float]) -> str:
 def markdown(result: dict) -> str:
     seeds = result["seeds"]
     runs = result["runs"]  # {seed: {model: run}}
-    monitor = result["config"]["training"]["early_stopping"]["monitor"]
+    training = result["config"]["training"]
+    monitor = training["early_stopping"]["monitor"]
+    schedule = (f"{training['epochs']} epochs at batch {training['batch_size']}, learning rate "
+                f"{training['learning_rate']}"
+                + (f" with {training['learning_rate_schedule']} decay" if training.get("learning_rate_schedule") else "")
+                + f", patience {training['early_stopping']['patience']}")
     lines = [
         SECTION, "",
         "One model, three tasks, no example labelled for all: intent + slots from SNIPS (13,084 English "
         "utterances), sentiment from ChnSentiCorp (9,600 Chinese reviews), merged into one file with `null` "
         "for missing labels (each loss masked to its rows). `examples/mixed_supervision.yaml`: `mixed` "
         "tokenizer, shared BiLSTM; single-task models use the same encoder, budget and seed, trained on "
-        f"their own corpus. The three-task model keeps its best dev epoch by `{monitor}`, each single-task "
+        f"their own corpus ({schedule}). The three-task model keeps its best dev epoch by `{monitor}`, each single-task "
         "model by its own headline metric. Test splits (700 SNIPS, 1,200 ChnSentiCorp).", "",
         "```", f"python benchmarks/mixed_supervision.py --snips {result['snips']} "
         f"--chnsenticorp {result['chnsenticorp']} --seeds {' '.join(map(str, seeds))}", "```", "",
