@@ -35,8 +35,8 @@ import contextlib
 import csv
 import fcntl
 import json
-import statistics
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -281,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             with locked(RESULT):
                 stored = json.loads(RESULT.read_text("utf-8")) if write and RESULT.is_file() else {}
                 runs = stored.get("runs", {}) if stored.get("config") == config else {}
+                if stored and not runs:
+                    print(f"{RESULT.name} held runs of another configuration of the example: replaced", flush=True)
                 runs[str(seed)] = per_seed
                 seeds = sorted(int(k) for k in runs)
                 result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
