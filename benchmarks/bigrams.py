@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, replace_section  # noqa: E402
+from _report import machine, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "customer_service" / "config.yaml"
@@ -133,10 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in compared}
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
               "seeds": args.seeds, "dim": args.dim, "pair_dropout": args.pair_dropout, "runs": runs, "mean": mean}
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
-    replace_section(ROOT / "BENCHMARKS.md", SECTION, markdown(result))
-    print(markdown(result))
+    save(result, markdown(result), RESULT, ROOT / "BENCHMARKS.md", SECTION)
     return 0
 
 

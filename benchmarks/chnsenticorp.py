@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, replace_section  # noqa: E402
+from _report import machine, replace_section, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "chnsenticorp.yaml"
@@ -225,10 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "std": {k: statistics.stdev(r[k] for r in runs) if len(runs) > 1 else 0.0 for k in keys},
         "dev_variants": DEV_VARIANTS,
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
-    replace_section(ROOT / "BENCHMARKS.md", SECTION, markdown(result))
-    print(markdown(result))
+    save(result, markdown(result), RESULT, ROOT / "BENCHMARKS.md", SECTION)
     return 0
 
 
