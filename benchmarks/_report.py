@@ -27,6 +27,17 @@ def replace_section(path: Path, heading: str, section: str) -> None:
     path.write_text(new)
 
 
+def write_json(path: Path, value) -> None:
+    """Writes ``value`` to ``path`` as JSON through a temporary file, so a run killed mid-write
+    leaves the previous file whole."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False), "utf-8")
+    tmp.replace(path)
+
+
 def machine() -> str:
     """``"x86_64, 2 CPUs, TensorFlow 2.21.0, Keras 3.15.1"``: where a result was measured."""
     import os

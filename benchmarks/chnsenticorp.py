@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, replace_section, save  # noqa: E402
+from _report import machine, replace_section, save, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "chnsenticorp.yaml"
@@ -179,10 +179,7 @@ def tune(name: str, overrides: list[str], seeds: list[int], data: Path) -> None:
             row = {"name": name, "changes": changes, "seed": seed,
                    **{k: r[k] for k in ("dev_accuracy", "epochs", "best_epoch", "seconds", "seconds_per_epoch")}}
             rows.append(row)
-            TUNING.parent.mkdir(parents=True, exist_ok=True)
-            tmp_file = TUNING.with_suffix(".json.tmp")
-            tmp_file.write_text(json.dumps(rows, indent=1, ensure_ascii=False), "utf-8")
-            tmp_file.replace(TUNING)
+            write_json(TUNING, rows)
             print(json.dumps(row, ensure_ascii=False), flush=True)
     if RESULT.is_file():
         replace_section(ROOT / "BENCHMARKS.md", SECTION, markdown(json.loads(RESULT.read_text("utf-8"))))

@@ -48,7 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, replace_section, save  # noqa: E402
+from _report import machine, replace_section, save, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mixed_supervision.yaml"
@@ -205,12 +205,6 @@ def locked(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_json(path: Path, value) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False), "utf-8")
-    tmp.replace(path)
 
 
 def models_to_run(models: list[str]) -> list[tuple[str, str, list[str]]]:

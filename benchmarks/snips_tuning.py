@@ -29,6 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import yaml  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import write_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {"scratch": ROOT / "examples" / "snips.yaml", "minilm": ROOT / "examples" / "snips_minilm.yaml"}
 RESULTS = ROOT / "benchmarks" / "results" / "snips_tuning.json"
@@ -125,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.name, args.overrides, args.seed, data, args.example)
     rows = json.loads(RESULTS.read_text("utf-8")) if RESULTS.is_file() else []
     rows.append(result)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rows, indent=1), "utf-8")
-    tmp.replace(RESULTS)
+    write_json(RESULTS, rows)
     write_table(rows)
     print(json.dumps(result))
     return 0
