@@ -119,8 +119,9 @@ def run(config: dict, workdir: Path, name: str) -> dict:
 
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    print(f"{name}: training ({', '.join(t['name'] for t in config['tasks'])})", flush=True)
     began = time.perf_counter()
-    _, metrics = train(path, workdir / name, verbose=False, export=False)
+    _, metrics = train(path, workdir / name, verbose=True, export=False)  # a line per epoch
     seconds = round(time.perf_counter() - began, 1)
     history = json.loads((workdir / name / "history.json").read_text())
     print(f"{name}: " + "  ".join(f"{t}.{m} {metrics[t][m]:.4f}" for t, m in HEADLINE.items() if t in metrics)
