@@ -66,7 +66,8 @@ def check_layer_names(config: Config) -> None:
 
 
 def check_encoder(config: Config) -> None:
-    """A pretrained encoder has a path, a text input, and the options it supports; others have no path."""
+    """A pretrained encoder has a path, a text input, and the options it supports; others have no path
+    and no layer decay."""
     encoder = config.encoder
     if encoder.type == "pretrained":
         if not encoder.path:
@@ -87,6 +88,9 @@ def check_encoder(config: Config) -> None:
                                "remove char_cnn or use type bilstm, bigru or transformer")
     elif encoder.path is not None:
         raise KeyPathError("encoder.path", f"only used by encoder type 'pretrained' (type is {encoder.type!r})")
+    elif config.training.layer_decay is not None:
+        raise KeyPathError("training.layer_decay", "decays the learning rate through a pretrained encoder's layers; "
+                           f"encoder type is {encoder.type!r}: remove layer_decay or use type pretrained")
     elif encoder.pooling == "cls":
         raise KeyPathError("encoder.pooling", "'cls' pooling needs encoder type 'pretrained'; use mean or max")
 

@@ -25,6 +25,9 @@ class TrainingConfig(StrictModel):
     cosine similarity every that many steps (null: never, unless the balancer needs them).
     ``learning_rate_schedule`` (``linear`` or ``cosine`` decay to 0 over the run, after a
     linear warm-up over ``warmup_fraction`` of the steps) scales every group's rate.
+    ``layer_decay`` (a pretrained encoder only; null: off) gives the encoder's top block
+    ``d`` times the rate, the block below ``d²`` times, and so on down to the embeddings
+    (layer-wise decay; :mod:`mtlflow.train.layer_decay`).
 
     There is no ``shuffle_buffer``: every epoch is a seeded permutation of the whole split
     (an exact shuffle, see :meth:`~mtlflow.data.dataset.SplitData.batches`), which no buffer
@@ -58,6 +61,7 @@ class TrainingConfig(StrictModel):
     task_clip_norm: float | None = Field(None, gt=0.0)
     gradient_centralization: bool = False
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
+    layer_decay: float | None = Field(None, gt=0.0, le=1.0)
     stages: list[StageConfig] = Field(default_factory=list)
     diagnostics_every: PositiveInt | None = 100
     distribution: DistributionConfig = Field(default_factory=DistributionConfig)

@@ -162,6 +162,17 @@ class PretrainedEncoder(keras.layers.Layer):
         words = None if word_starts is None else keras.KerasTensor((batch, word_starts.shape[1], self.width))
         return words, keras.KerasTensor((batch, self.width))
 
+    @property
+    def num_blocks(self) -> int:
+        """The number of transformer blocks."""
+        return len(self.backbone.transformer_layers)
+
+    def variable_depths(self) -> list[tuple[keras.Variable, int]]:
+        """Each trainable variable with its depth: 0 for the embeddings, ``i + 1`` for block ``i``."""
+        blocks = {id(v): i + 1 for i, block in enumerate(self.backbone.transformer_layers)
+                  for v in block.trainable_variables}
+        return [(v, blocks.get(id(v), 0)) for v in self.trainable_variables]
+
     def get_config(self):
         return {**super().get_config(), "path": self.checkpoint_path, "pooling": self.pooling,
                 "load_weights": self.load_weights, "dropout": self.dropout_rate}

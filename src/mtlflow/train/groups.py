@@ -34,26 +34,32 @@ class OptimizerGroups:
     Args:
       training: the ``training:`` config.
       groups: ``{"shared": [variables], task: [variables], ...}`` (see ``task_variables``).
+      scales: ``{group: (parent group, rate factor)}`` for groups split off another one
+        (:func:`~mtlflow.train.layer_decay.layer_decay_groups`): such a group takes its
+        parent's settings, stages and freezing, at ``factor`` times its rate.
 
     :meth:`from_optimizers` builds the same object from optimizer instances and stages
     instead of the config (the Keras driver, :class:`mtlflow.keras.MultiTaskModel`).
     """
 
-    def __init__(self, training: TrainingConfig, groups: dict[str, list]):
+    def __init__(self, training: TrainingConfig, groups: dict[str, list],
+                 scales: dict[str, tuple[str, float]] | None = None):
         groups = {name: list(v) for name, v in groups.items() if v}
+        scales = scales or {}
         optimizers, rates = {}, {}
-        if training.groups or training.stages:
+        if training.groups or training.stages or scales:
             for name in groups:
-                group = training.groups.get(name)
+                parent, factor = scales.get(name, (name, 1.0))
+                group = training.groups.get(parent)
                 kind = (group.optimizer if group and group.optimizer else None) or training.optimizer
-                rate = (group.learning_rate if group and group.learning_rate else None) or training.learning_rate
+                rate = ((group.learning_rate if group and group.learning_rate else None) or training.learning_rate) * factor
                 optimizers[name] = make_optimizer(kind, rate, training.weight_decay)
                 rates[name] = rate
         else:
             optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay)
             rates["all"] = training.learning_rate
         self._setup(optimizers, rates, groups, list(training.stages), training.learning_rate_schedule,
-                    training.warmup_fraction)
+                    training.warmup_fraction, {name: parent for name, (parent, _) in scales.items()})
 
     @classmethod
     def from_optimizers(cls, optimizers: dict[str, keras.optimizers.Optimizer], groups: dict[str, list],
@@ -77,8 +83,10 @@ class OptimizerGroups:
         obj._setup(optimizers, rates, groups, stages, "constant", 0.0)
         return obj
 
-    def _setup(self, optimizers, base_rates, groups, stages, schedule: str, warmup_fraction: float) -> None:
+    def _setup(self, optimizers, base_rates, groups, stages, schedule: str, warmup_fraction: float,
+               parents: dict[str, str] | None = None) -> None:
         self.groups = groups
+        self.parents = parents or {}  # a split-off group follows its parent's stages
         self.stages = stages
         self.optimizers: dict[str, keras.optimizers.Optimizer] = optimizers
         self.base_rates: dict[str, float] = base_rates
@@ -152,6 +160,7 @@ class OptimizerGroups:
 
     def frozen(self, name: str, stage) -> tf.Tensor | None:
         """A bool tensor (frozen in the current stage) or None when never frozen."""
+        name = self.parents.get(name, name)
         indices = [i for i, s in enumerate(self.stages) if name in s.freeze]
         if not indices:
             return None
@@ -172,7 +181,7 @@ class OptimizerGroups:
         for name, optimizer in self.optimizers.items():
             variables = self._variables(name)
             grads = [gradients[id(v)] for v in variables]
-            multipliers = [s.learning_rate_multipliers.get(name, 1.0) for s in self.stages]
+            multipliers = [s.learning_rate_multipliers.get(self.parents.get(name, name), 1.0) for s in self.stages]
             frozen = self.frozen(name, stage) if stage is not None else None
             staged = stage is not None and (any(m != 1.0 for m in multipliers) or (synchronised and frozen is not None))
             if staged or schedule is not None:

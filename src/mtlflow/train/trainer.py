@@ -37,6 +37,7 @@ from mtlflow.train.execution import distributed_step, run_steps
 from mtlflow.train.gradient_stats import GradientStats
 from mtlflow.train.groups import OptimizerGroups
 from mtlflow.train.history import History
+from mtlflow.train.layer_decay import layer_decay_groups
 from mtlflow.train.progress import Progress, early_stopping_line, epoch_line
 from mtlflow.train.sharding import distribute_batches
 from mtlflow.train.step import StepOptions, TrainStep, weighted_gradient
@@ -70,10 +71,13 @@ class Trainer:
             raise ConfigError("tasks: every task has weight 0; give at least one task a positive weight")
         groups = task_variables(model, tasks)
         self.shared_variables = groups["shared"]
+        scales = None
+        if training.layer_decay is not None:
+            groups, scales = layer_decay_groups(model, groups, training.layer_decay)
         self.representation_keys = [k for k in model.output if k.startswith("representation.")] \
             if training.balance.gradients == "representation" else []
         with self.strategy.scope(), tf.variable_creator_scope(first_replica):
-            self.optimizers = OptimizerGroups(training, groups)
+            self.optimizers = OptimizerGroups(training, groups, scales)
             balancer = make_balancer(training, tasks, self.trained)
             self.balance_state = balance.StateVariables(balancer.init(len(self.trained)))
             self.stats = GradientStats(len(self.trained))
