@@ -10,7 +10,6 @@ import random
 
 import numpy as np
 import pytest
-import yaml
 
 pytest.importorskip("keras_hub", reason="keras-hub is not installed (pip install 'mtlflow[pretrained]')")
 pytest.importorskip("safetensors", reason="safetensors is not installed (pip install 'mtlflow[pretrained]')")
@@ -58,7 +57,6 @@ def _trainer_after_one_step(tmp_path, bert, **training):
         "training": {"learning_rate": RATE, "clip_norm": None, "diagnostics_every": None, "early_stopping": None,
                      **training},
     }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     config = absolute_config(parse_config(config), tmp_path)
     tasks = {s.name: create_task(s) for s in config.tasks}
     table = read_table(config.data.train)
