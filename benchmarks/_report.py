@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 from pathlib import Path
 
 INTRO = """# Benchmarks
@@ -25,6 +27,20 @@ def replace_section(path: Path, heading: str, section: str) -> None:
         before, after = "\n".join(lines[:start]).rstrip("\n"), "\n".join(lines[end:])
         new = before + "\n\n" + section.rstrip("\n") + "\n" + ("\n" + after.rstrip("\n") + "\n" if after else "")
     path.write_text(new)
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """An exclusive lock beside ``path`` (``<name>.lock``), so runs in parallel processes update
+    one results file without losing each other's rows. The kernel drops the lock when its
+    process dies, so a killed run blocks no other."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path: Path, value) -> None:

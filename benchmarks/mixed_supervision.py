@@ -31,9 +31,7 @@ is not read), appending one row per model and seed, with its dev curve, to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import fcntl
 import json
 import os
 import statistics
@@ -48,7 +46,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, replace_section, save, write_json  # noqa: E402
+from _report import locked, machine, replace_section, save, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mixed_supervision.yaml"
@@ -194,18 +192,6 @@ def tuning_markdown() -> list[str]:
         lines.append(f"| {i} | {r['name']} | {change} | {r['seed']} | {r['model']} | {' | '.join(cells)} | "
                      f"{r['epochs']} ({r['best_epoch']}) | {r['seconds']} |")
     return lines
-
-
-@contextlib.contextmanager
-def locked(path: Path):
-    """An exclusive lock beside ``path``: seeds run in parallel processes update one file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def models_to_run(models: list[str]) -> list[tuple[str, str, list[str]]]:

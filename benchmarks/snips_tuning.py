@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import write_json  # noqa: E402
+from _report import locked, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {"scratch": ROOT / "examples" / "snips.yaml", "minilm": ROOT / "examples" / "snips_minilm.yaml"}
@@ -126,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no SNIPS data at {data} (expected dev/seq.in); pass --data DIR", file=sys.stderr)
         return 2
     result = run(args.name, args.overrides, args.seed, data, args.example)
-    rows = json.loads(RESULTS.read_text("utf-8")) if RESULTS.is_file() else []
-    rows.append(result)
-    write_json(RESULTS, rows)
-    write_table(rows)
+    with locked(RESULTS):  # runs side by side in one checkout append to one table
+        rows = json.loads(RESULTS.read_text("utf-8")) if RESULTS.is_file() else []
+        rows.append(result)
+        write_json(RESULTS, rows)
+        write_table(rows)
     print(json.dumps(result))
     return 0
 

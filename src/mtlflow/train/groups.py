@@ -158,10 +158,13 @@ class OptimizerGroups:
             factor *= 0.5 * (1.0 + tf.cos(3.141592653589793 * done))
         return factor
 
+    def _stage_name(self, name: str) -> str:
+        """The group the stages name for ``name``: its parent for a split-off group."""
+        return self.parents.get(name, name)
+
     def frozen(self, name: str, stage) -> tf.Tensor | None:
         """A bool tensor (frozen in the current stage) or None when never frozen."""
-        name = self.parents.get(name, name)
-        indices = [i for i, s in enumerate(self.stages) if name in s.freeze]
+        indices = [i for i, s in enumerate(self.stages) if self._stage_name(name) in s.freeze]
         if not indices:
             return None
         return tf.reduce_any(tf.equal(stage, tf.constant(indices, tf.int64)))
@@ -181,7 +184,7 @@ class OptimizerGroups:
         for name, optimizer in self.optimizers.items():
             variables = self._variables(name)
             grads = [gradients[id(v)] for v in variables]
-            multipliers = [s.learning_rate_multipliers.get(self.parents.get(name, name), 1.0) for s in self.stages]
+            multipliers = [s.learning_rate_multipliers.get(self._stage_name(name), 1.0) for s in self.stages]
             frozen = self.frozen(name, stage) if stage is not None else None
             staged = stage is not None and (any(m != 1.0 for m in multipliers) or (synchronised and frozen is not None))
             if staged or schedule is not None:
