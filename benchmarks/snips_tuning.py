@@ -57,6 +57,9 @@ def apply_override(config: dict, assignment: str) -> str:
     return f"{path}={value}"
 
 
+CURVES = {"intent": ("intent", "accuracy"), "slots": ("slots", "f1"), "sentence": ("joint", "accuracy")}
+
+
 def run(name: str, overrides: list[str], seed: int, data: Path, example: str = "scratch") -> dict:
     from mtlflow.run import train
 
@@ -85,6 +88,8 @@ def run(name: str, overrides: list[str], seed: int, data: Path, example: str = "
         "epochs": len(history["epochs"]), "best_epoch": history["best_epoch"],
         "intent_accuracy": metrics["intent"]["accuracy"], "slot_f1": metrics["slots"]["f1"],
         "sentence_accuracy": metrics["joint"]["accuracy"],
+        "dev_curve": {key: [round(e["validation"][task][metric], 4) for e in history["epochs"]]
+                      for key, (task, metric) in CURVES.items()},
     }
 
 

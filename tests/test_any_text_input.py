@@ -5,8 +5,8 @@ text has more than one token used to fail inside the graph (a ``tf.scan`` or Ker
 over zero steps). Hypothesis draws batches of arbitrary Unicode (empty, whitespace-only, one
 character, zero-width and combining characters, emoji, mixed scripts, texts far longer than
 ``max_length``) for a demo-like model per encoder (BiLSTM with a char CNN, BiGRU with max
-pooling, Transformer under MMoE sharing, pretrained BERT), each with an intent, softmax-decoded
-slots and CRF-decoded slots (conditioned on the intent for the Transformer). Every batch must
+pooling, Transformer with attention pooling under MMoE sharing, pretrained BERT), each with
+an intent, softmax-decoded slots and CRF-decoded slots (conditioned on the intent for the Transformer). Every batch must
 give well-formed, finite outputs in process, the same answers for a text whatever shares its
 batch, and the same outputs from the exported SavedModel run by plain TensorFlow (no mtlflow
 imported).
@@ -33,7 +33,7 @@ SMALL = {"embedding_dim": 16, "units": 8, "dropout": 0.1}
 ENCODERS = {
     "bilstm": {"type": "bilstm", **SMALL, "char_cnn": {"dim": 8, "filters": 8, "widths": [2, 3], "max_chars": 6}},
     "bigru": {"type": "bigru", **SMALL, "pooling": "max"},
-    "transformer": {"type": "transformer", **SMALL, "heads": 2, "ff_units": 16},
+    "transformer": {"type": "transformer", **SMALL, "heads": 2, "ff_units": 16, "pooling": "attention"},
     "pretrained": {"type": "pretrained"},
 }
 SPECIAL_TEXTS = [

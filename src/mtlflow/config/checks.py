@@ -75,8 +75,8 @@ def check_encoder(config: Config) -> None:
                                "(config.json, model.safetensors, vocab.txt)")
         if config.inputs.text is None:
             raise KeyPathError("encoder.type", "a pretrained encoder reads text; set inputs.text")
-        if encoder.pooling == "max":
-            raise KeyPathError("encoder.pooling", "a pretrained encoder pools by 'mean' or 'cls', not 'max'")
+        if encoder.pooling in ("max", "attention"):
+            raise KeyPathError("encoder.pooling", f"a pretrained encoder pools by 'mean' or 'cls', not {encoder.pooling!r}")
         if config.sharing.type == "none":
             raise KeyPathError("sharing.type", "'none' would copy the pretrained encoder once per task; "
                                "use hard (or a gated sharing type) with a pretrained encoder")
@@ -92,7 +92,7 @@ def check_encoder(config: Config) -> None:
         raise KeyPathError("training.layer_decay", "decays the learning rate through a pretrained encoder's layers; "
                            f"encoder type is {encoder.type!r}: remove layer_decay or use type pretrained")
     elif encoder.pooling == "cls":
-        raise KeyPathError("encoder.pooling", "'cls' pooling needs encoder type 'pretrained'; use mean or max")
+        raise KeyPathError("encoder.pooling", "'cls' pooling needs encoder type 'pretrained'; use mean, max or attention")
 
 
 def check_task_links(config: Config) -> None:

@@ -51,7 +51,9 @@ class EncoderConfig(StrictModel):
     """How inputs become a shared representation.
 
     Text: embedding → ``type`` (BiLSTM, BiGRU or Transformer) → token states plus a
-    pooled vector. Dense, numeric and categorical inputs go through the ``mlp``.
+    pooled vector: ``pooling`` ``mean``, ``max`` or ``attention`` (a learned softmax
+    weighting of the token states, Lin et al., ICLR 2017). Dense, numeric and categorical
+    inputs go through the ``mlp``.
     ``token_dropout`` replaces tokens by the unknown-token id with that probability
     while training, so unseen words are labelled from their context.
 
@@ -79,7 +81,7 @@ class EncoderConfig(StrictModel):
     ff_units: PositiveInt = 128
     dropout: Rate = 0.1
     token_dropout: Rate = 0.0
-    pooling: Literal["mean", "max", "cls"] = "mean"
+    pooling: Literal["mean", "max", "attention", "cls"] = "mean"
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])
     char_cnn: CharCNNConfig | None = None

@@ -9,11 +9,22 @@ from keras import ops
 from mtlflow.model.char_cnn import CharCNN
 
 
-def masked_pool(states, mask, how: str = "mean"):
-    """Pools ``[batch, time, dim]`` over real tokens: ``Σ_t m_t h_t / Σ_t m_t`` or a masked max."""
+def masked_pool(states, mask, how: str = "mean", scores=None):
+    """Pools ``[batch, time, dim]`` over real tokens.
+
+    ``mean``: ``Σ_t m_t h_t / Σ_t m_t``; ``max``: a masked max; ``attention``: ``Σ_t α_t h_t``
+    with ``α = softmax`` of ``scores`` ``[batch, time]`` over the real tokens (a text with
+    none pools to zeros, as under ``max``).
+    """
     m = ops.cast(mask, states.dtype)[..., None]
     if how == "mean":
         return ops.sum(states * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+    if how == "attention":
+        very_negative = ops.cast(-1e9, states.dtype)
+        scores = ops.where(m[..., 0] > 0, scores, very_negative)
+        weights = ops.exp(scores - ops.max(scores, axis=1, keepdims=True)) * m[..., 0]
+        weights = weights / ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1e-9)
+        return ops.sum(states * weights[..., None], axis=1)
     very_negative = ops.cast(-1e9, states.dtype)
     pooled = ops.max(ops.where(m > 0, states, very_negative), axis=1)
     return ops.where(pooled <= very_negative, ops.zeros_like(pooled), pooled)
@@ -89,6 +100,10 @@ class TextEncoder(keras.layers.Layer):
         self.char_cnn = CharCNN(**char_cnn, name="char_cnn") if char_cnn else None
         self.bigram_embedding = (keras.layers.Embedding(bigrams["vocab_size"], bigrams["dim"], name="bigram_embedding")
                                  if bigrams else None)
+        # Attention pooling (Lin et al., ICLR 2017, one head): α = softmax_t(vᵀ tanh(W h_t)).
+        self.attention_scores = (keras.Sequential([keras.layers.Dense(units, activation="tanh"),
+                                                   keras.layers.Dense(1, use_bias=False)], name="attention_pool")
+                                 if pooling == "attention" else None)
         self.char_projection = None
         if (self.char_cnn is not None or self.bigram_embedding is not None) and kind == "transformer":
             self.char_projection = keras.layers.Dense(embedding_dim, name="char_projection")
@@ -136,7 +151,8 @@ class TextEncoder(keras.layers.Layer):
             x = block(x, mask=mask, training=training)
         if self.settings["kind"] != "transformer":
             x = self.dropout(x, training=training)
-        return x[:, :width], masked_pool(x, mask, self.settings["pooling"])
+        scores = self.attention_scores(x)[..., 0] if self.attention_scores is not None else None
+        return x[:, :width], masked_pool(x, mask, self.settings["pooling"], scores)
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
