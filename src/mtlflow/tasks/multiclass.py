@@ -15,7 +15,8 @@ from mtlflow.tasks.inventory import InventoryMixin, build_inventory
 
 
 class MulticlassTask(InventoryMixin, Task):
-    """Softmax over K classes; loss ``-log p(y|x)`` (sparse categorical cross-entropy)."""
+    """Softmax over K classes; loss ``-log p(y|x)`` (sparse categorical cross-entropy), or
+    with ``label_smoothing: ε`` the cross-entropy against ``(1-ε)·onehot(y) + ε/K``."""
 
     type_name = "multiclass"
     spec_class = MulticlassSpec
@@ -41,7 +42,12 @@ class MulticlassTask(InventoryMixin, Task):
         return keras.layers.Dense(len(self.labels), activation="softmax", name=self.name)(x)
 
     def per_example_loss(self, y_true, y_pred):
-        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+        smoothing = self.spec.label_smoothing
+        if not smoothing:
+            return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+        onehot = keras.ops.one_hot(keras.ops.cast(y_true, "int32"), len(self.labels), dtype=y_pred.dtype)
+        target = (1.0 - smoothing) * onehot + smoothing / len(self.labels)
+        return keras.losses.categorical_crossentropy(target, y_pred)
 
     def evaluate(self, y_true, y_pred):
         predicted = np.argmax(y_pred, axis=-1)
