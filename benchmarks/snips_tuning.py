@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -60,7 +61,10 @@ def apply_override(config: dict, assignment: str) -> str:
 CURVES = {"intent": ("intent", "accuracy"), "slots": ("slots", "f1"), "sentence": ("joint", "accuracy")}
 
 
-def run(name: str, overrides: list[str], seed: int, data: Path, example: str = "scratch") -> dict:
+def run(name: str, overrides: list[str], seed: int, data: Path, example: str = "scratch",
+        keep: Path | None = None) -> dict:
+    """Trains one variant on SNIPS train, scores dev; ``keep``: copy the run directory there
+    (checkpoints, history; for error analysis with :func:`mtlflow.run.load_run`)."""
     from mtlflow.run import train
 
     config = yaml.safe_load(EXAMPLES[example].read_text("utf-8"))
@@ -83,6 +87,8 @@ def run(name: str, overrides: list[str], seed: int, data: Path, example: str = "
         _, metrics = train(path, Path(tmp) / "run", verbose=True, export=False)
         seconds = time.perf_counter() - began
         history = json.loads((Path(tmp) / "run" / "history.json").read_text())
+        if keep is not None:
+            shutil.copytree(Path(tmp) / "run", keep, dirs_exist_ok=True)
     return {
         "name": name, "example": example, "changes": changes, "seed": seed, "seconds": round(seconds),
         "epochs": len(history["epochs"]), "best_epoch": history["best_epoch"],
@@ -125,12 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--example", choices=sorted(EXAMPLES), default="scratch",
                         help="which example config to start from (default: scratch, examples/snips.yaml)")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "snips"))
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the run directory there")
     args = parser.parse_args(argv)
     data = Path(args.data).resolve()
     if not (data / "dev" / "seq.in").is_file():
         print(f"no SNIPS data at {data} (expected dev/seq.in); pass --data DIR", file=sys.stderr)
         return 2
-    result = run(args.name, args.overrides, args.seed, data, args.example)
+    result = run(args.name, args.overrides, args.seed, data, args.example, args.keep)
     with locked(RESULTS):  # runs side by side in one checkout append to one table
         rows = json.loads(RESULTS.read_text("utf-8")) if RESULTS.is_file() else []
         rows.append(result)
