@@ -56,13 +56,13 @@ def test_a_balancer_state_resumes_from_the_checkpoint(tmp_path, monkeypatch):
     path = project(tmp_path, {"balance": {"method": "uncertainty", "learning_rate": 0.05}}, epochs=2,
                    tasks=["topic", "score"])
     saved, restored = [], []
-    save, restore = Trainer._save, Trainer.restore
+    save, restore = Trainer._save_last, Trainer.restore
 
     class Stop(Exception):
         pass
 
-    def save_then_stop(self, best):
-        save(self, best)
+    def save_then_stop(self):
+        save(self)
         saved.append([v.numpy().copy() for v in self.balance_state.fields.values()])
         raise Stop
 
@@ -71,11 +71,11 @@ def test_a_balancer_state_resumes_from_the_checkpoint(tmp_path, monkeypatch):
         restored.append([v.numpy().copy() for v in self.balance_state.fields.values()])
         return epoch
 
-    monkeypatch.setattr(Trainer, "_save", save_then_stop)
+    monkeypatch.setattr(Trainer, "_save_last", save_then_stop)
     with pytest.raises(Stop):
         train(path, tmp_path / "run", verbose=False)
     assert any(np.abs(s).max() > 0 for s in saved[0])  # the log-variances moved
-    monkeypatch.setattr(Trainer, "_save", save)
+    monkeypatch.setattr(Trainer, "_save_last", save)
     monkeypatch.setattr(Trainer, "restore", restore_and_record)
     train(path.parent / "config.yaml", tmp_path / "run", resume=True, verbose=False)
     for a, b in zip(saved[0], restored[0]):

@@ -27,7 +27,10 @@ class TrainingConfig(StrictModel):
     linear warm-up over ``warmup_fraction`` of the steps) scales every group's rate.
     ``layer_decay`` (a pretrained encoder only; null: off) gives the encoder's top block
     ``d`` times the rate, the block below ``d²`` times, and so on down to the embeddings
-    (layer-wise decay; :mod:`mtlflow.train.layer_decay`).
+    (layer-wise decay; :mod:`mtlflow.train.layer_decay`). ``ema_momentum`` (null: off)
+    keeps the exponential moving average of the weights, ``θ̄ ← μ θ̄ + (1 − μ) θ`` after
+    every step; validation, the best checkpoint and the export use the average
+    (:mod:`mtlflow.train.weight_averaging`).
 
     There is no ``shuffle_buffer``: every epoch is a seeded permutation of the whole split
     (an exact shuffle, see :meth:`~mtlflow.data.dataset.SplitData.batches`), which no buffer
@@ -62,6 +65,7 @@ class TrainingConfig(StrictModel):
     gradient_centralization: bool = False
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
     layer_decay: float | None = Field(None, gt=0.0, le=1.0)
+    ema_momentum: float | None = Field(None, gt=0.0, lt=1.0)
     stages: list[StageConfig] = Field(default_factory=list)
     diagnostics_every: PositiveInt | None = 100
     distribution: DistributionConfig = Field(default_factory=DistributionConfig)

@@ -19,13 +19,17 @@ from mtlflow.config import TrainingConfig
 from mtlflow.errors import TrainingError
 
 
-def make_optimizer(kind: str, learning_rate: float, weight_decay: float = 0.0) -> keras.optimizers.Optimizer:
-    """Adam / AdamW / SGD (momentum 0.9). Clipping is done by the trainer on the global gradient."""
+def make_optimizer(kind: str, learning_rate: float, weight_decay: float = 0.0,
+                   ema_momentum: float | None = None) -> keras.optimizers.Optimizer:
+    """Adam / AdamW / SGD (momentum 0.9). Clipping is done by the trainer on the global gradient.
+    ``ema_momentum``: the optimizer also keeps the moving average of the weights it updates
+    (:mod:`mtlflow.train.weight_averaging`)."""
+    averaging = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum is not None else {}
     if kind == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
+        return keras.optimizers.Adam(learning_rate=learning_rate, **averaging)
     if kind == "adamw":
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
-    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, **averaging)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, **averaging)
 
 
 class OptimizerGroups:
@@ -53,10 +57,11 @@ class OptimizerGroups:
                 group = training.groups.get(parent)
                 kind = (group.optimizer if group and group.optimizer else None) or training.optimizer
                 rate = ((group.learning_rate if group and group.learning_rate else None) or training.learning_rate) * factor
-                optimizers[name] = make_optimizer(kind, rate, training.weight_decay)
+                optimizers[name] = make_optimizer(kind, rate, training.weight_decay, training.ema_momentum)
                 rates[name] = rate
         else:
-            optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay)
+            optimizers["all"] = make_optimizer(training.optimizer, training.learning_rate, training.weight_decay,
+                                               training.ema_momentum)
             rates["all"] = training.learning_rate
         self._setup(optimizers, rates, groups, list(training.stages), training.learning_rate_schedule,
                     training.warmup_fraction, {name: parent for name, (parent, _) in scales.items()})
@@ -107,6 +112,10 @@ class OptimizerGroups:
         """Every optimizer variable plus the stage counters (for checkpoints)."""
         out = [v for o in self.optimizers.values() for v in o.variables]
         return out + [self.stage, self.stage_start_step, self.stage_start_epoch]
+
+    def pairs(self) -> list[tuple[keras.optimizers.Optimizer, list]]:
+        """``(optimizer, the variables it updates)``, in the order it was built with."""
+        return [(optimizer, self._variables(name)) for name, optimizer in self.optimizers.items()]
 
     @property
     def iterations(self):

@@ -41,6 +41,7 @@ from mtlflow.train.layer_decay import layer_decay_groups
 from mtlflow.train.progress import Progress, early_stopping_line, epoch_line
 from mtlflow.train.sharding import distribute_batches
 from mtlflow.train.step import StepOptions, TrainStep, weighted_gradient
+from mtlflow.train.weight_averaging import averaged_weights, keep_averages
 from mtlflow.train.tensorboard import log_epoch
 
 # the names this module had before the split, still importable from here
@@ -233,29 +234,32 @@ class Trainer:
             losses = self._run_epoch(iter(batches), epoch, steps_per_epoch, verbose)
             record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - began, 3),
                       "train_loss": losses, "balance": self.stats.read_and_reset(self.trained)}
-            if validation is not None:
-                record["validation"] = self.evaluator.evaluate(epoch_batches(validation, cfg.batch_size),
-                                                               getattr(validation, "unseen", None))
-                if self.evaluator.gates:
-                    record["gates"] = {t: [round(float(w), 4) for w in g] for t, g in self.evaluator.gates.items()}
             self.epoch.assign(epoch + 1)
             better = False
-            if stop:
-                value = lookup(record["validation"], stop.monitor)
-                if self._multi_worker:  # every worker evaluates; the chief's number decides for all
-                    value = float(gather_from_replicas(self.strategy, value)[0])
-                best = None if math.isnan(self.best.numpy()) else float(self.best.numpy())
-                better = improved(value, best, mode, stop.min_delta)
-                if better:
-                    self.best.assign(value)
-                    self.wait.assign(0)
-                    history.best_epoch, history.best_value = epoch + 1, value
-                else:
-                    self.wait.assign_add(1)
-            history.epochs.append(record)
-            if on_epoch_end is not None:
-                on_epoch_end(history)
-            self._save(better or stop is None)
+            # validated and kept as best: the moving average of the weights (training.ema_momentum)
+            with averaged_weights(self.optimizers.pairs()):
+                if validation is not None:
+                    record["validation"] = self.evaluator.evaluate(epoch_batches(validation, cfg.batch_size),
+                                                                   getattr(validation, "unseen", None))
+                    if self.evaluator.gates:
+                        record["gates"] = {t: [round(float(w), 4) for w in g] for t, g in self.evaluator.gates.items()}
+                if stop:
+                    value = lookup(record["validation"], stop.monitor)
+                    if self._multi_worker:  # every worker evaluates; the chief's number decides for all
+                        value = float(gather_from_replicas(self.strategy, value)[0])
+                    best = None if math.isnan(self.best.numpy()) else float(self.best.numpy())
+                    better = improved(value, best, mode, stop.min_delta)
+                    if better:
+                        self.best.assign(value)
+                        self.wait.assign(0)
+                        history.best_epoch, history.best_value = epoch + 1, value
+                    else:
+                        self.wait.assign_add(1)
+                history.epochs.append(record)
+                if on_epoch_end is not None:
+                    on_epoch_end(history)
+                self._save_best(better or stop is None)
+            self._save_last()  # the weights training goes on from
             log_epoch(writer, record, self.weights)
             if verbose:
                 print(epoch_line(record, cfg.epochs, stop.monitor if stop and better else None), flush=True)
@@ -266,8 +270,11 @@ class Trainer:
             history.best_value = float(self.best.numpy())
         if self._managers is not None and self._managers[1].latest_checkpoint is None:
             # the monitor never gave a number (e.g. NaN): keep the last weights as "best"
-            self._managers[1].save(checkpoint_number=int(self.epoch.numpy()))
+            with averaged_weights(self.optimizers.pairs()):
+                self._managers[1].save(checkpoint_number=int(self.epoch.numpy()))
         restored = self.restore_best()
+        if not restored:  # nothing on disk: the model ends with the averaged weights, if any
+            keep_averages(self.optimizers.pairs())
         if verbose and stop is not None:
             line = early_stopping_line(history, stop.monitor, stop.patience, self._best_epoch(history), restored)
             if line:
@@ -319,10 +326,10 @@ class Trainer:
         progress.close()
         return {name: totals[name] / max(done, 1) for name in self.tasks}
 
-    def _save(self, best: bool) -> None:
-        if self._managers is None:
-            return
-        last, best_manager = self._managers
-        if best:
-            best_manager.save(checkpoint_number=int(self.epoch.numpy()))
-        last.save(checkpoint_number=int(self.epoch.numpy()))
+    def _save_best(self, better: bool) -> None:
+        if self._managers is not None and better:
+            self._managers[1].save(checkpoint_number=int(self.epoch.numpy()))
+
+    def _save_last(self) -> None:
+        if self._managers is not None:
+            self._managers[0].save(checkpoint_number=int(self.epoch.numpy()))
