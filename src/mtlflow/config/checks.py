@@ -86,6 +86,9 @@ def check_encoder(config: Config) -> None:
         if encoder.char_cnn is not None:
             raise KeyPathError("encoder.char_cnn", "a pretrained encoder reads WordPiece pieces, not characters; "
                                "remove char_cnn or use type bilstm, bigru or transformer")
+        if encoder.rare_token_dropout:
+            raise KeyPathError("encoder.rare_token_dropout", "a pretrained encoder keeps its own vocabulary, with "
+                               "no training counts; remove rare_token_dropout or use type bilstm, bigru or transformer")
     elif encoder.path is not None:
         raise KeyPathError("encoder.path", f"only used by encoder type 'pretrained' (type is {encoder.type!r})")
     elif config.training.layer_decay is not None:

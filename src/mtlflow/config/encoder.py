@@ -56,6 +56,10 @@ class EncoderConfig(StrictModel):
     inputs go through the ``mlp``.
     ``token_dropout`` replaces tokens by the unknown-token id with that probability
     while training, so unseen words are labelled from their context.
+    ``rare_token_dropout`` does so for the rare tokens instead, those seen at most
+    ``rare_count`` times in training (Lample et al., NAACL 2016: singletons, 0.5): the
+    unknown-token embedding then learns from the words most like the ones a test set has
+    never seen, not mostly from the frequent ones.
 
     ``type: pretrained`` with ``path: DIR`` fine-tunes a BERT checkpoint in Hugging Face
     layout (config.json, model.safetensors, vocab.txt; relative to the config file) through
@@ -81,6 +85,8 @@ class EncoderConfig(StrictModel):
     ff_units: PositiveInt = 128
     dropout: Rate = 0.1
     token_dropout: Rate = 0.0
+    rare_token_dropout: Rate = 0.0
+    rare_count: PositiveInt = 1
     pooling: Literal["mean", "max", "attention", "cls"] = "mean"
     categorical_dim: PositiveInt = 16
     mlp: list[PositiveInt] = Field(default_factory=lambda: [128])

@@ -25,6 +25,9 @@ class Vocabularies:
         id 1 an unseen character. Empty in runs saved before it existed.
       bigrams: token pairs of the training split (``encoder.bigrams``, else empty) as
         :func:`bigram_key` writes them; id 0 is padding, id 1 an unseen pair.
+      token_counts: how often each of ``tokens`` occurs in the training split (0 for
+        padding and out-of-vocabulary); descending, as ``tokens`` are ranked by it. Empty
+        in runs saved before it existed.
     """
 
     tokens: list[str] = field(default_factory=list)
@@ -33,6 +36,7 @@ class Vocabularies:
     numeric_std: dict[str, float] = field(default_factory=dict)
     chars: list[str] = field(default_factory=list)
     bigrams: list[str] = field(default_factory=list)
+    token_counts: list[int] = field(default_factory=list)
 
     def fitted(self, field_name: str, key_path: str) -> list[str]:
         """The ``field_name`` vocabulary (``chars``, ``bigrams``) that ``key_path`` needs; an
@@ -53,6 +57,12 @@ class Vocabularies:
     def load(cls, path: Path) -> "Vocabularies":
         """Reads ``path``; a damaged file raises an error naming it."""
         return cls(**read_json(path, "train the run again (the vocabulary is part of the trained model)"))
+
+
+def first_rare_id(token_counts: list[int], rare_count: int) -> int:
+    """The first id whose training count is at most ``rare_count``: as the vocabulary is
+    ranked by count, every id from there on is rare (``len`` when none is)."""
+    return next((i for i, c in enumerate(token_counts) if i >= 2 and c <= rare_count), len(token_counts))
 
 
 def token_vocabulary(token_lists, min_count: int = 1, max_size: int | None = None) -> list[str]:
@@ -117,6 +127,8 @@ def fit_vocabularies(features: dict[str, np.ndarray], inputs, encoder=None) -> V
             tokens = tf_tokenize(batch, inputs.text.tokenizer, inputs.text.lowercase)
             token_lists.extend([t.decode("utf-8") for t in row] for row in tokens.to_list())
         vocab.tokens = token_vocabulary(token_lists, inputs.text.min_count, inputs.text.max_vocab)
+        counts = Counter(t for tokens in token_lists for t in tokens)
+        vocab.token_counts = [0, 0] + [counts[t] for t in vocab.tokens[2:]]
         vocab.chars = char_vocabulary(token_lists)
         if encoder is not None and getattr(encoder, "bigrams", None) is not None:
             vocab.bigrams = bigram_vocabulary(token_lists, encoder.bigrams.min_count)

@@ -7,7 +7,7 @@ import weakref
 import keras
 
 from mtlflow.config import Config
-from mtlflow.data.vocabulary import Vocabularies
+from mtlflow.data.vocabulary import Vocabularies, first_rare_id
 from mtlflow.model.encoders import FeatureEncoder, TextEncoder
 from mtlflow.tasks import Task
 
@@ -57,7 +57,9 @@ def encode(config: Config, vocab: Vocabularies, inputs: dict, prefix: str, pretr
             len(vocab.tokens), kind=enc.type, embedding_dim=enc.embedding_dim, units=enc.units,
             layers=enc.layers, heads=enc.heads, ff_units=enc.ff_units, dropout=enc.dropout,
             pooling=enc.pooling, max_length=config.inputs.text.max_length, token_dropout=enc.token_dropout,
-            seed=config.training.seed, char_cnn=char_cnn, bigrams=bigrams, name=f"{prefix}_text_encoder",
+            seed=config.training.seed, char_cnn=char_cnn, bigrams=bigrams, rare_token_dropout=enc.rare_token_dropout,
+            rare_from=first_rare_id(vocab.fitted("token_counts", "encoder.rare_token_dropout"), enc.rare_count)
+            if enc.rare_token_dropout else None, name=f"{prefix}_text_encoder",
         )(inputs["token_ids"], inputs.get("char_ids"), inputs.get("bigram_ids"))
         parts.append(pooled)
     features = {k: inputs[k] for k in ("dense", "numeric", "categorical") if k in inputs}

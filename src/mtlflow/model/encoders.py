@@ -66,7 +66,9 @@ class TextEncoder(keras.layers.Layer):
 
     ``token_dropout`` replaces each real token by the out-of-vocabulary id (1) with that
     probability during training, so the model learns to label an unseen token from its
-    context (the singleton-to-UNK trick of Lample et al., NAACL 2016).
+    context. ``rare_token_dropout`` is the probability instead for the rare ids, those from
+    ``rare_from`` on (the vocabulary is ranked by training count): the singleton-to-UNK
+    trick of Lample et al., NAACL 2016.
 
     ``char_cnn``: arguments of a :class:`~mtlflow.model.char_cnn.CharCNN` (``vocab_size``,
     ``dim``, ``filters``, ``widths``; None = off). Its per-word vectors, from ``char_ids``
@@ -85,14 +87,19 @@ class TextEncoder(keras.layers.Layer):
     def __init__(self, vocab_size: int, kind: str = "bilstm", embedding_dim: int = 64, units: int = 64,
                  layers: int = 1, heads: int = 4, ff_units: int = 128, dropout: float = 0.1,
                  pooling: str = "mean", max_length: int = 128, token_dropout: float = 0.0,
-                 seed: int | None = None, char_cnn: dict | None = None, bigrams: dict | None = None, **kwargs):
+                 seed: int | None = None, char_cnn: dict | None = None, bigrams: dict | None = None,
+                 rare_token_dropout: float = 0.0, rare_from: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        if rare_token_dropout and rare_from is None:
+            raise ValueError("Argument `rare_from` (the first rare token id) is needed with rare_token_dropout="
+                             f"{rare_token_dropout}. Received: rare_from=None")
         self.settings = dict(vocab_size=vocab_size, kind=kind, embedding_dim=embedding_dim, units=units,
                              layers=layers, heads=heads, ff_units=ff_units, dropout=dropout,
                              pooling=pooling, max_length=max_length, token_dropout=token_dropout, seed=seed,
                              char_cnn=dict(char_cnn) if char_cnn else None,
-                             bigrams=dict(bigrams) if bigrams else None)
-        self.token_seed = keras.random.SeedGenerator(seed) if token_dropout else None
+                             bigrams=dict(bigrams) if bigrams else None,
+                             rare_token_dropout=rare_token_dropout, rare_from=rare_from)
+        self.token_seed = keras.random.SeedGenerator(seed) if token_dropout or rare_token_dropout else None
         pair_dropout = (bigrams or {}).get("dropout", 0.0)
         self.pair_seed = keras.random.SeedGenerator(None if seed is None else seed + 1) if pair_dropout else None
         self.embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
@@ -128,7 +135,7 @@ class TextEncoder(keras.layers.Layer):
         token_ids, char_ids, bigram_ids = _at_least_one_step(token_ids, char_ids, bigram_ids)
         mask = ops.not_equal(token_ids, 0)
         if training and self.token_seed is not None:
-            drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.settings["token_dropout"]
+            drop = keras.random.uniform(ops.shape(token_ids), seed=self.token_seed) < self.drop_rates(token_ids)
             token_ids = _unknown_where(drop, token_ids)
             if bigram_ids is not None:
                 bigram_ids = _unknown_where(drop, bigram_ids)
@@ -153,6 +160,13 @@ class TextEncoder(keras.layers.Layer):
             x = self.dropout(x, training=training)
         scores = self.attention_scores(x)[..., 0] if self.attention_scores is not None else None
         return x[:, :width], masked_pool(x, mask, self.settings["pooling"], scores)
+
+    def drop_rates(self, token_ids):
+        """Each token's probability of being replaced by the unknown id in training."""
+        rate, rare = self.settings["token_dropout"], self.settings["rare_token_dropout"]
+        if not rare:
+            return rate
+        return ops.where(token_ids >= self.settings["rare_from"], rare, rate)
 
     def get_config(self):
         return {**super().get_config(), **self.settings}
