@@ -149,3 +149,15 @@ def test_template_trains_on_chinese_conll_bioes_and_serves_unspaced_text(tmp_pat
     assert len(tags) == len(text)  # one tag per character of the raw, unspaced request
     assert all(t == "O" or t[:2] in ("B-", "I-", "E-", "S-") for t in tags)
     assert all(json.dumps(s, ensure_ascii=False) for s in served["slots_span_texts"][0])
+
+
+@pytest.mark.parametrize("template", ["nlu", "snips"])
+def test_templates_carry_the_recipe_chosen_on_snips_dev(template):
+    """`mtlflow init nlu|snips` give the recipe of examples/snips.yaml (benchmarks/snips_tuning.md):
+    a change to the example that is not carried to the templates fails here."""
+    from importlib.resources import files
+
+    example = yaml.safe_load((Path(__file__).parents[1] / "examples" / "snips.yaml").read_text("utf-8"))
+    chosen = yaml.safe_load(files("mtlflow.templates").joinpath(f"{template}.yaml").read_text("utf-8"))
+    for section in ("inputs", "encoder", "tasks", "training"):
+        assert chosen[section] == example[section], f"templates/{template}.yaml `{section}` differs from examples/snips.yaml"
