@@ -177,13 +177,26 @@ def test_diagnostics_record_task_gradient_cosines(tmp_path):
 @pytest.mark.parametrize("method", ["pcgrad", *(pytest.param(m, marks=pytest.mark.slow)
                                                 for m in ("fixed", "mgda", "uncertainty"))])
 def test_two_mirrored_devices_take_the_same_step_as_one(tmp_path, method):
+    result = _mirrored_equivalence(tmp_path, method, {})
+    assert result["max_weight_difference"] < 1e-4, result
+
+
+def test_two_mirrored_devices_keep_the_same_weight_average(tmp_path):
+    result = _mirrored_equivalence(tmp_path, "fixed", {"ema_momentum": 0.5})
+    assert result["max_weight_difference"] < 1e-4, result
+    assert result["average_from_raw"] > 1e-3, result  # the average is not the raw weights
+    assert result["max_average_difference"] < 1e-4, result
+
+
+def _mirrored_equivalence(tmp_path, method: str, training: dict) -> dict:
+    """Three steps on one device and on two mirrored ones (tests/scripts/mirrored_equivalence.py)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     path = project(tmp_path, {"diagnostics_every": 2, "clip_norm": 1.0, "gradient_centralization": True,
-                              "task_clip_norm": 5.0}, n_train=96, tasks=["topic", "flag", "score", "tags"])
+                              "task_clip_norm": 5.0, **training}, n_train=96, tasks=["topic", "flag", "score", "tags"])
     script = Path(__file__).parent / "scripts" / "mirrored_equivalence.py"
     out = subprocess.run([sys.executable, str(script), str(path), method], capture_output=True, text=True,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
@@ -193,7 +206,7 @@ def test_two_mirrored_devices_take_the_same_step_as_one(tmp_path, method):
     for a, b in zip(result["losses_one"], result["losses_two"]):
         for task in a:
             assert a[task] == pytest.approx(b[task], rel=1e-4, abs=1e-5)
-    assert result["max_weight_difference"] < 1e-4, result
+    return result
 
 
 def test_separate_encoders_train_and_refuse_gradient_balancing(tmp_path):

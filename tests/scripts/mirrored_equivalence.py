@@ -22,6 +22,7 @@ from mtlflow.model.preprocessor import Preprocessor  # noqa: E402
 from mtlflow.run import absolute_config  # noqa: E402
 from mtlflow.tasks import create_task  # noqa: E402
 from mtlflow.train.trainer import Trainer  # noqa: E402
+from mtlflow.train.weight_averaging import averaged_weights  # noqa: E402
 
 
 def weights_after_steps(config, strategy, steps: int):
@@ -44,7 +45,9 @@ def weights_after_steps(config, strategy, steps: int):
     for _ in range(steps):
         out, _ = trainer.train_function(iterator)
         losses.append({k: float(v) for k, v in out.items()})
-    return [np.array(v.numpy()) for v in model.trainable_variables], losses
+    with averaged_weights(trainer.optimizers.pairs()):  # the raw weights without training.ema_momentum
+        averages = [np.array(v.numpy()) for v in model.trainable_variables]
+    return [np.array(v.numpy()) for v in model.trainable_variables], losses, averages
 
 
 def main():
@@ -52,13 +55,16 @@ def main():
     config = absolute_config(load_config(path), __import__("pathlib").Path(path).parent)
     training = config.training.model_copy(update={"balance": config.training.balance.model_copy(update={"method": method})})
     config = config.model_copy(update={"training": training})
-    one, losses_one = weights_after_steps(config, None, 3)
+    one, losses_one, averages_one = weights_after_steps(config, None, 3)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    two, losses_two = weights_after_steps(config, strategy, 3)
+    two, losses_two, averages_two = weights_after_steps(config, strategy, 3)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
+    average_diff = max(float(np.abs(a - b).max()) for a, b in zip(averages_one, averages_two))
+    averaged_away = max(float(np.abs(a - b).max()) for a, b in zip(averages_one, one))
     moved = max(float(np.abs(a).max()) for a in one)
     print(json.dumps({"max_weight_difference": diff, "replicas": strategy.num_replicas_in_sync,
-                      "losses_one": losses_one, "losses_two": losses_two, "scale": moved}))
+                      "losses_one": losses_one, "losses_two": losses_two, "scale": moved,
+                      "max_average_difference": average_diff, "average_from_raw": averaged_away}))
 
 
 if __name__ == "__main__":
