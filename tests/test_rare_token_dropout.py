@@ -64,6 +64,10 @@ def test_config_errors_name_the_key():
         parse_config({**stub, "encoder": {"type": "pretrained", "path": "x", "rare_token_dropout": 0.5}})
     with pytest.raises(ConfigError, match=r"encoder\.rare_count"):
         parse_config({**stub, "encoder": {"rare_token_dropout": 0.5, "rare_count": 0}})
+    # min_count 2 keeps no token seen once: rare_count 1 would select nothing
+    with pytest.raises(ConfigError, match=r"encoder.rare_count: is 1, but .*min_count=2 .* no token is rare"):
+        parse_config({**stub, "inputs": {"text": {"min_count": 2}}, "encoder": {"rare_token_dropout": 0.5}})
+    parse_config({**stub, "inputs": {"text": {"min_count": 2}}, "encoder": {"rare_token_dropout": 0.5, "rare_count": 2}})
 
 
 def test_a_run_with_rare_token_dropout_trains_saves_and_reloads(tmp_path):

@@ -96,6 +96,12 @@ def check_encoder(config: Config) -> None:
                            f"encoder type is {encoder.type!r}: remove layer_decay or use type pretrained")
     elif encoder.pooling == "cls":
         raise KeyPathError("encoder.pooling", "'cls' pooling needs encoder type 'pretrained'; use mean, max or attention")
+    text = config.inputs.text
+    if encoder.type != "pretrained" and encoder.rare_token_dropout and text is not None \
+            and encoder.rare_count < text.min_count:
+        raise KeyPathError("encoder.rare_count", f"is {encoder.rare_count}, but the vocabulary keeps only tokens seen "
+                           f"at least inputs.text.min_count={text.min_count} times, so no token is rare and "
+                           "rare_token_dropout does nothing; set rare_count to min_count or more, or min_count: 1")
 
 
 def check_task_links(config: Config) -> None:
