@@ -55,3 +55,21 @@ def test_attention_pooling_config_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"encoder.pooling: 'cls' pooling needs encoder type 'pretrained'; use mean, max or attention"):
         parse_config({**stub, "encoder": {"type": "bilstm", "pooling": "cls"}})
     assert parse_config({**stub, "encoder": {"type": "bigru", "pooling": "attention"}}).encoder.pooling == "attention"
+
+
+def test_a_run_with_attention_pooling_reloads_with_the_same_outputs(tmp_path):
+    """Trained, then rebuilt from its directory in the same process: every variable of the
+    pooling must find its checkpoint value (names that do not depend on what was built before)."""
+    import yaml
+
+    from conftest import write_synthetic_project
+    from mtlflow.run import load_run, train
+
+    path = write_synthetic_project(tmp_path / "p", n_train=120, epochs=1)
+    config = yaml.safe_load(path.read_text("utf-8"))
+    config["encoder"].update(embedding_dim=8, units=8, pooling="attention")
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    trained, _ = train(path, tmp_path / "run", verbose=False, export=False)
+    reloaded = load_run(tmp_path / "run")
+    texts = {"text": ["red green blue", "", "好"]}
+    assert trained.inference().predict(texts) == reloaded.inference().predict(texts)

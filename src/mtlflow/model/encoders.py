@@ -108,8 +108,9 @@ class TextEncoder(keras.layers.Layer):
         self.bigram_embedding = (keras.layers.Embedding(bigrams["vocab_size"], bigrams["dim"], name="bigram_embedding")
                                  if bigrams else None)
         # Attention pooling (Lin et al., ICLR 2017, one head): α = softmax_t(vᵀ tanh(W h_t)).
-        self.attention_scores = (keras.Sequential([keras.layers.Dense(units, activation="tanh"),
-                                                   keras.layers.Dense(1, use_bias=False)], name="attention_pool")
+        self.attention_scores = (keras.Sequential([keras.layers.Dense(units, activation="tanh", name="attention_hidden"),
+                                                   keras.layers.Dense(1, use_bias=False, name="attention_query")],
+                                                  name="attention_pool")
                                  if pooling == "attention" else None)
         self.char_projection = None
         if (self.char_cnn is not None or self.bigram_embedding is not None) and kind == "transformer":

@@ -41,8 +41,8 @@ from mtlflow.train.layer_decay import layer_decay_groups
 from mtlflow.train.progress import Progress, early_stopping_line, epoch_line
 from mtlflow.train.sharding import distribute_batches
 from mtlflow.train.step import StepOptions, TrainStep, weighted_gradient
-from mtlflow.train.weight_averaging import averaged_weights, keep_averages
 from mtlflow.train.tensorboard import log_epoch
+from mtlflow.train.weight_averaging import averaged_weights, keep_averages
 
 # the names this module had before the split, still importable from here
 _steps_per_epoch = count_steps
