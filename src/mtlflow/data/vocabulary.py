@@ -65,9 +65,9 @@ def first_rare_id(token_counts: list[int], rare_count: int) -> int:
     return next((i for i, c in enumerate(token_counts) if i >= 2 and c <= rare_count), len(token_counts))
 
 
-def token_vocabulary(token_lists, min_count: int = 1, max_size: int | None = None) -> list[str]:
-    """``[PAD, OOV]`` then tokens by descending count (ties alphabetically)."""
-    counts = Counter(t for tokens in token_lists for t in tokens)
+def token_vocabulary(counts: Counter, min_count: int = 1, max_size: int | None = None) -> list[str]:
+    """``[PAD, OOV]`` then the tokens of ``counts`` (token → training count) by descending
+    count (ties alphabetically)."""
     ranked = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
     if max_size is not None:
         ranked = ranked[: max(0, max_size - 2)]
@@ -126,8 +126,8 @@ def fit_vocabularies(features: dict[str, np.ndarray], inputs, encoder=None) -> V
             batch = tf.constant(texts[start : start + 8192].tolist())
             tokens = tf_tokenize(batch, inputs.text.tokenizer, inputs.text.lowercase)
             token_lists.extend([t.decode("utf-8") for t in row] for row in tokens.to_list())
-        vocab.tokens = token_vocabulary(token_lists, inputs.text.min_count, inputs.text.max_vocab)
         counts = Counter(t for tokens in token_lists for t in tokens)
+        vocab.tokens = token_vocabulary(counts, inputs.text.min_count, inputs.text.max_vocab)
         vocab.token_counts = [0, 0] + [counts[t] for t in vocab.tokens[2:]]
         vocab.chars = char_vocabulary(token_lists)
         if encoder is not None and getattr(encoder, "bigrams", None) is not None:
